@@ -1,0 +1,250 @@
+//! The decision: event in, answer out. Translates the event, verifies the token, and maps
+//! the outcome to API Gateway's answer in one exhaustive place; logs once per decision.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lambda_events::iam::IamPolicyEffect;
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
+use crate::error::UpstreamError;
+use crate::events::{self, AuthRequest, Kind};
+use crate::keys::JwksClient;
+use crate::policy::{self, Answer, policy_document, wildcard_match};
+use crate::verify::{Verification, Verifier};
+
+/// `principalId` of answers to callers without a valid token.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// The Lambda error whose message API Gateway turns into HTTP 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unauthorized;
+
+impl fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Unauthorized")
+    }
+}
+
+impl std::error::Error for Unauthorized {}
+
+impl From<Unauthorized> for lambda_runtime::Diagnostic {
+    fn from(_: Unauthorized) -> Self {
+        Self {
+            error_type: "Unauthorized".into(),
+            error_message: "Unauthorized".into(),
+        }
+    }
+}
+
+/// How a decision ended, for the log line and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// At least one resource allowed.
+    Allow,
+    /// An explicit Deny (or `isAuthorized: false`).
+    Deny,
+    /// The Lambda error `Unauthorized` (HTTP 401).
+    Unauthorized,
+}
+
+impl Outcome {
+    /// Short stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// A finished decision: the answer and what is logged about it.
+#[derive(Debug)]
+pub struct Decision {
+    /// What API Gateway receives.
+    pub answer: Result<Answer, Unauthorized>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why, as a short stable name (`ok`, an error kind, `no_grant`…).
+    pub reason: &'static str,
+    /// The event kind, when recognised.
+    pub kind: Option<Kind>,
+    /// The token's `kid` and configured issuer, when known.
+    pub kid: Option<String>,
+    /// The configured issuer the token claimed.
+    pub issuer: Option<String>,
+    /// API Gateway's request id, when the event has one.
+    pub api_request_id: Option<String>,
+}
+
+/// Everything a decision needs, built once at Lambda init.
+pub struct Authorizer {
+    verifier: Verifier,
+    decision: DecisionConfig,
+}
+
+impl Authorizer {
+    /// Builds the verifier and its key stores; call [`Authorizer::warm_up`] before serving.
+    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, UpstreamError> {
+        let client = Arc::new(JwksClient::new(config.jwks.timeout)?);
+        Ok(Self {
+            verifier: Verifier::new(config, client, clock),
+            decision: config.decision.clone(),
+        })
+    }
+
+    /// Loads every issuer's keys (during Lambda init).
+    pub async fn warm_up(&self) {
+        self.verifier.warm_up().await;
+    }
+
+    /// The verifier (key stores, for inspection and benchmarks).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Decides on one event and logs the decision once. Never panics.
+    pub async fn handle(
+        &self,
+        event: Value,
+        lambda_request_id: &str,
+    ) -> Result<Answer, Unauthorized> {
+        let decision = self.decide(event).await;
+        tracing::info!(
+            outcome = decision.outcome.as_str(),
+            reason = decision.reason,
+            kind = decision.kind.map(Kind::as_str),
+            kid = decision.kid.as_deref(),
+            iss = decision.issuer.as_deref(),
+            request_id = lambda_request_id,
+            api_request_id = decision.api_request_id.as_deref(),
+            "decision"
+        );
+        decision.answer
+    }
+
+    /// Decides on one event without logging.
+    pub async fn decide(&self, event: Value) -> Decision {
+        let request = match events::parse(event, &self.decision.token_sources) {
+            Ok(request) => request,
+            Err(error) => {
+                let reason = match error {
+                    events::EventError::Unrecognized => "unrecognized_event",
+                    events::EventError::Malformed(_) => "malformed_event",
+                    events::EventError::BadArn => "bad_arn",
+                };
+                return Decision {
+                    answer: Err(Unauthorized),
+                    outcome: Outcome::Unauthorized,
+                    reason,
+                    kind: None,
+                    kid: None,
+                    issuer: None,
+                    api_request_id: None,
+                };
+            }
+        };
+        let verification = match &request.token {
+            Ok(token) => self.verifier.verify(token).await,
+            Err(error) => Verification {
+                issuer: None,
+                kid: None,
+                result: Err(error.clone()),
+            },
+        };
+        let (answer, reason) = match &verification.result {
+            Ok(claims) => self.grant(&request, claims),
+            Err(error) => (self.reject(&request), error.kind()),
+        };
+        let outcome = match &answer {
+            Err(Unauthorized) => Outcome::Unauthorized,
+            Ok(a) if a.allows() => Outcome::Allow,
+            Ok(_) => Outcome::Deny,
+        };
+        Decision {
+            answer,
+            outcome,
+            reason,
+            kind: Some(request.kind),
+            kid: verification.kid,
+            issuer: verification.issuer,
+            api_request_id: request.request_id,
+        }
+    }
+
+    /// The answer for a valid token: Allow on every filled template, else an explicit Deny.
+    fn grant(
+        &self,
+        request: &AuthRequest,
+        claims: &Map<String, Value>,
+    ) -> (Result<Answer, Unauthorized>, &'static str) {
+        let resources: Vec<String> = self
+            .decision
+            .templates
+            .iter()
+            .filter_map(|t| t.expand(claims))
+            .map(|path| format!("{}{path}", request.api_prefix))
+            .collect();
+        let principal = policy::principal(claims, &self.decision.principal_claim);
+        let (Some(principal), false) = (principal, resources.is_empty()) else {
+            return (
+                Ok(self.deny(request)),
+                if resources.is_empty() {
+                    "no_grant"
+                } else {
+                    "no_principal"
+                },
+            );
+        };
+        let context = policy::context(claims, &self.decision.context_claims);
+        let answer = match (request.kind, self.decision.http_api_response) {
+            (Kind::HttpApi, HttpApiResponse::Simple) => {
+                if resources.iter().any(|r| wildcard_match(r, &request.arn)) {
+                    Answer::simple(true, context)
+                } else {
+                    return (Ok(Answer::simple(false, Map::new())), "route_not_granted");
+                }
+            }
+            (Kind::HttpApi, HttpApiResponse::Iam) => Answer::http_iam(
+                principal,
+                policy_document(IamPolicyEffect::Allow, resources),
+                context,
+            ),
+            (Kind::RestToken | Kind::RestRequest | Kind::WebSocket, _) => Answer::policy(
+                principal,
+                policy_document(IamPolicyEffect::Allow, resources),
+                context,
+            ),
+        };
+        (Ok(answer), "ok")
+    }
+
+    /// The answer for an absent or invalid token: `DENY_MODE` for REST and WebSocket;
+    /// HTTP API never uses it.
+    fn reject(&self, request: &AuthRequest) -> Result<Answer, Unauthorized> {
+        match (request.kind, self.decision.deny_mode) {
+            (Kind::HttpApi, _) | (_, DenyMode::Deny) => Ok(self.deny(request)),
+            (_, DenyMode::Unauthorized) => Err(Unauthorized),
+        }
+    }
+
+    /// An explicit Deny on the whole stage (the answer is cached per token).
+    fn deny(&self, request: &AuthRequest) -> Answer {
+        let document = || {
+            policy_document(
+                IamPolicyEffect::Deny,
+                vec![format!("{}*", request.api_prefix)],
+            )
+        };
+        match (request.kind, self.decision.http_api_response) {
+            (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Map::new()),
+            (Kind::HttpApi, HttpApiResponse::Iam) => {
+                Answer::http_iam(ANONYMOUS.into(), document(), Map::new())
+            }
+            _ => Answer::policy(ANONYMOUS.into(), document(), Map::new()),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Error kinds of the library, grouped by where they arise: configuration, the token,
+//! its key, its claims, and the upstream key sources. Every kind has a short stable
+//! name (`kind()`) for logs and metrics; none of them ever carries token text.
+
+use thiserror::Error;
+
+/// A configuration variable that is missing or malformed. Its `Display` is the one line
+/// that fails Lambda init, and always starts with the variable's name.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault, e.g. `JWT_AUDIENCE`.
+    pub variable: String,
+    /// What is wrong with it, and what would be accepted.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a token was rejected. Each variant maps to the configured denial; none to an Allow.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No token in any of the configured token sources.
+    #[error("no token in the request")]
+    Missing,
+    /// A header source did not use the `Bearer` scheme.
+    #[error("authorization scheme is not Bearer")]
+    NotBearer,
+    /// The token is longer than the 16 KiB cap.
+    #[error("token larger than the size cap")]
+    TooLarge,
+    /// Not three base64url segments, or a header/payload that is not a JSON object.
+    #[error("token is not a well-formed JWS compact serialization")]
+    Malformed,
+    /// The header carries `crit`, whose extensions this verifier does not implement.
+    #[error("token header has a crit parameter")]
+    CriticalHeader,
+    /// The `iss` claim is absent or matches no configured issuer exactly.
+    #[error("issuer is not configured")]
+    UnknownIssuer,
+    /// The header `alg` is not in the issuer's allow-list.
+    #[error("algorithm not allowed for this issuer")]
+    AlgorithmNotAllowed,
+    /// A token for a JWKS issuer without a `kid` header.
+    #[error("token has no kid")]
+    MissingKid,
+    /// Key lookup failed (unknown kid, unusable JWK, keys unavailable).
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The signature does not verify with the selected key.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The signature verified but a claim check failed.
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+}
+
+/// Why no key could be selected for a token.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The `kid` is not among the issuer's keys, even after the allowed refresh.
+    #[error("kid not found in the issuer's keys")]
+    UnknownKid,
+    /// The JWK with that `kid` does not fit the token's `alg` (`kty`, `crv`, `use`, `alg`).
+    #[error("key does not fit the token's algorithm")]
+    KeyMismatch,
+    /// No keys are available for the issuer: every key source failed and none is cached.
+    #[error("issuer keys unavailable")]
+    Unavailable,
+}
+
+/// Why the claims of an authentic token are not acceptable.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// No `exp` claim.
+    #[error("exp claim missing")]
+    MissingExp,
+    /// `exp`, `nbf` or `iat` is present but not a JSON number.
+    #[error("time claim is not a number")]
+    TimeNotNumeric,
+    /// `exp` is in the past beyond the clock skew.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future beyond the clock skew.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future beyond the clock skew.
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `aud` (or Cognito `client_id`) holds none of the configured audiences.
+    #[error("audience not accepted")]
+    Audience,
+    /// Cognito `token_use` differs from the configured one.
+    #[error("token_use not accepted")]
+    TokenUse,
+}
+
+/// A failure of an upstream key source (the JWKS endpoint, discovery, later the table).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// No answer within the configured whole-request timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// Connection or protocol failure.
+    #[error("request failed: {0}")]
+    Transport(String),
+    /// An HTTP status other than 200 (redirects are not followed).
+    #[error("unexpected HTTP status {0}")]
+    Status(u16),
+    /// The body exceeded the size cap.
+    #[error("response body larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not the expected JSON document.
+    #[error("invalid document: {0}")]
+    InvalidDocument(String),
+    /// A JWKS that parses but holds no usable signing key.
+    #[error("JWKS holds no usable signing key")]
+    NoUsableKeys,
+}
+
+impl TokenError {
+    /// Short stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing_token",
+            Self::NotBearer => "not_bearer",
+            Self::TooLarge => "token_too_large",
+            Self::Malformed => "malformed",
+            Self::CriticalHeader => "crit_header",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::AlgorithmNotAllowed => "alg_not_allowed",
+            Self::MissingKid => "missing_kid",
+            Self::Key(KeyError::UnknownKid) => "unknown_kid",
+            Self::Key(KeyError::KeyMismatch) => "key_mismatch",
+            Self::Key(KeyError::Unavailable) => "keys_unavailable",
+            Self::BadSignature => "bad_signature",
+            Self::Claims(c) => c.kind(),
+        }
+    }
+}
+
+impl ClaimsError {
+    /// Short stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::MissingExp => "missing_exp",
+            Self::TimeNotNumeric => "time_not_numeric",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::Audience => "audience",
+            Self::TokenUse => "token_use",
+        }
+    }
+}
+
+impl UpstreamError {
+    /// Short stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Transport(_) => "transport",
+            Self::Status(_) => "status",
+            Self::TooLarge(_) => "too_large",
+            Self::InvalidDocument(_) => "invalid_document",
+            Self::NoUsableKeys => "no_usable_keys",
+        }
+    }
+}

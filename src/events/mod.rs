@@ -1,0 +1,182 @@
+//! API Gateway authorizer events: tells the four kinds apart by shape and translates each
+//! into one [`AuthRequest`]. One file per kind; none of them verifies anything.
+
+mod http_api;
+mod rest_request;
+mod rest_token;
+mod websocket;
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::error::TokenError;
+use crate::policy::api_prefix;
+use crate::token::TokenSource;
+
+/// The API Gateway authorizer kinds this binary answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// REST API, TOKEN authorizer.
+    RestToken,
+    /// REST API, REQUEST authorizer (also HTTP API payload 1.0).
+    RestRequest,
+    /// WebSocket API `$connect` REQUEST authorizer.
+    WebSocket,
+    /// HTTP API, payload 2.0.
+    HttpApi,
+}
+
+impl Kind {
+    /// Short stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RestToken => "rest_token",
+            Self::RestRequest => "rest_request",
+            Self::WebSocket => "websocket",
+            Self::HttpApi => "http_api",
+        }
+    }
+}
+
+/// What every kind boils down to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// Which kind of event this was.
+    pub kind: Kind,
+    /// The token, or why there is none usable.
+    pub token: Result<String, TokenError>,
+    /// The `methodArn` (REST, WebSocket) or `routeArn` (HTTP API) being called.
+    pub arn: String,
+    /// `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/` of that ARN.
+    pub api_prefix: String,
+    /// API Gateway's request id, when the event carries one (TOKEN events do not).
+    pub request_id: Option<String>,
+}
+
+/// An event this authorizer cannot answer with a policy.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventError {
+    /// Not one of the four shapes.
+    #[error("not an API Gateway authorizer event")]
+    Unrecognized,
+    /// A known shape that does not deserialize.
+    #[error("malformed {0} event")]
+    Malformed(&'static str),
+    /// No `methodArn`/`routeArn`, or one that is not an execute-api ARN.
+    #[error("missing or invalid methodArn/routeArn")]
+    BadArn,
+}
+
+/// Recognises the kind of `event` and translates it.
+pub fn parse(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+    match kind_of(&event).ok_or(EventError::Unrecognized)? {
+        Kind::RestToken => rest_token::translate(event),
+        Kind::RestRequest => rest_request::translate(event, sources),
+        Kind::WebSocket => websocket::translate(event, sources),
+        Kind::HttpApi => http_api::translate(event, sources),
+    }
+}
+
+/// The kind of an event, by shape (SPEC.md "Events in, answers out").
+pub fn kind_of(event: &Value) -> Option<Kind> {
+    let field = |name: &str| event.get(name).and_then(Value::as_str);
+    if field("version") == Some("2.0") && field("routeArn").is_some() {
+        return Some(Kind::HttpApi);
+    }
+    match field("type")? {
+        "TOKEN" => Some(Kind::RestToken),
+        "REQUEST" => {
+            let event_type = event
+                .pointer("/requestContext/eventType")
+                .and_then(Value::as_str);
+            match event_type {
+                Some("CONNECT") => Some(Kind::WebSocket),
+                Some(_) => None,
+                None if field("methodArn").is_some() => Some(Kind::RestRequest),
+                None => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Completes a request from its ARN.
+fn request(
+    kind: Kind,
+    arn: Option<String>,
+    token: Result<String, TokenError>,
+    request_id: Option<String>,
+) -> Result<AuthRequest, EventError> {
+    let arn = arn.ok_or(EventError::BadArn)?;
+    let api_prefix = api_prefix(&arn).ok_or(EventError::BadArn)?.to_owned();
+    Ok(AuthRequest {
+        kind,
+        token,
+        arn,
+        api_prefix,
+        request_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinds_are_told_apart_by_shape() {
+        assert_eq!(
+            kind_of(&json!({"type": "TOKEN", "methodArn": "a"})),
+            Some(Kind::RestToken)
+        );
+        assert_eq!(
+            kind_of(&json!({"type": "REQUEST", "methodArn": "a", "requestContext": {}})),
+            Some(Kind::RestRequest)
+        );
+        assert_eq!(
+            kind_of(
+                &json!({"type": "REQUEST", "methodArn": "a", "requestContext": {"eventType": "CONNECT"}})
+            ),
+            Some(Kind::WebSocket)
+        );
+        assert_eq!(
+            kind_of(&json!({"type": "REQUEST", "version": "2.0", "routeArn": "a"})),
+            Some(Kind::HttpApi)
+        );
+        assert_eq!(
+            kind_of(&json!({"type": "REQUEST", "version": "1.0", "methodArn": "a"})),
+            Some(Kind::RestRequest)
+        );
+        for other in [
+            json!({}),
+            json!([]),
+            json!("TOKEN"),
+            json!({"type": "token"}),
+            json!({"type": "REQUEST"}),
+            json!({"type": "REQUEST", "methodArn": "a", "requestContext": {"eventType": "MESSAGE"}}),
+            json!({"version": "2.0"}),
+        ] {
+            assert_eq!(kind_of(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn unrecognized_and_bad_arn_events_are_errors() {
+        assert_eq!(
+            parse(json!({"hello": 1}), &TokenSource::defaults()),
+            Err(EventError::Unrecognized)
+        );
+        let bad_arn = json!({"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "arn:aws:s3:::bucket"});
+        assert_eq!(
+            parse(bad_arn, &TokenSource::defaults()),
+            Err(EventError::BadArn)
+        );
+        let no_arn = json!({"type": "TOKEN", "authorizationToken": "Bearer x"});
+        assert_eq!(
+            parse(no_arn, &TokenSource::defaults()),
+            Err(EventError::BadArn)
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! WebSocket API `$connect` authorizer events: REQUEST-shaped with
+//! `requestContext.eventType = CONNECT`; browsers cannot set headers on a WebSocket, so the
+//! token usually comes from the query string (`?auth=`, the default second source).
+
+use serde_json::Value;
+
+use super::{AuthRequest, EventError, Kind, rest_request};
+use crate::token::TokenSource;
+
+/// Translates a WebSocket `$connect` event.
+pub(super) fn translate(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+    rest_request::translate_as(Kind::WebSocket, event, sources)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_from_query_and_connect_arn() {
+        let event = json!({
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:ws123/prod/$connect",
+            "headers": {"Host": "ws123.execute-api.us-east-1.amazonaws.com"},
+            "queryStringParameters": {"auth": "w.w.w"},
+            "requestContext": {"eventType": "CONNECT", "routeKey": "$connect", "requestId": "r", "connectionId": "c"}
+        });
+        let r = translate(event, &TokenSource::defaults()).unwrap();
+        assert_eq!(r.kind, Kind::WebSocket);
+        assert_eq!(r.token, Ok("w.w.w".into()));
+        assert_eq!(
+            r.api_prefix,
+            "arn:aws:execute-api:us-east-1:123456789012:ws123/prod/"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! A JWT authorizer for Amazon API Gateway.
+//!
+//! The request path, top-down:
+//!
+//! 1. [`events`] recognises the API Gateway kind (REST TOKEN, REST REQUEST, WebSocket
+//!    `$connect`, HTTP API 2.0) and finds the token ([`token`]);
+//! 2. [`verify`] checks it in the order security needs, taking the issuer's key from the
+//!    tiers in [`keys`] (memory, then the JWKS endpoint);
+//! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], and logs once.
+//!
+//! [`config`] is the only reader of the environment; it runs once, at Lambda init.
+
+pub mod authorizer;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod jwk;
+pub mod keys;
+pub mod logging;
+pub mod policy;
+pub mod token;
+pub mod verify;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
+pub use authorizer::{Authorizer, Decision, Outcome, Unauthorized};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use error::{ClaimsError, ConfigError, KeyError, TokenError, UpstreamError};
+pub use policy::Answer;

@@ -1,0 +1,28 @@
+//! The `authorizer` Lambda: configuration and keys at init, then one decision per event.
+
+use std::sync::Arc;
+
+use jwt_authorizer::{Authorizer, Config, SystemClock, logging};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(variable = %error.variable, "invalid configuration: {error}");
+            std::process::exit(1);
+        }
+    };
+    let authorizer = Authorizer::new(&config, Arc::new(SystemClock))?;
+    authorizer.warm_up().await;
+    let authorizer = &authorizer;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        authorizer
+            .handle(event.payload, &event.context.request_id)
+            .await
+    }))
+    .await
+}

@@ -1,0 +1,151 @@
+//! Where the token comes from: the `Bearer` scheme of a header, a raw query parameter, or
+//! the TOKEN authorizer's `authorizationToken`; `TOKEN_SOURCES` order; the 16 KiB size cap.
+
+use crate::error::TokenError;
+
+/// Tokens longer than this are rejected before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// One entry of `TOKEN_SOURCES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `header:NAME`: a header (name matched case-insensitively) with the Bearer scheme.
+    Header(String),
+    /// `query:NAME`: a query string parameter holding the raw token.
+    Query(String),
+}
+
+impl TokenSource {
+    /// Parses `header:NAME` or `query:NAME`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let (kind, name) = raw
+            .split_once(':')
+            .ok_or_else(|| format!("expected header:NAME or query:NAME, got {raw:?}"))?;
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        match kind.trim() {
+            "header" if valid => Ok(Self::Header(name.to_ascii_lowercase())),
+            "query" if valid => Ok(Self::Query(name.to_owned())),
+            _ => Err(format!("expected header:NAME or query:NAME, got {raw:?}")),
+        }
+    }
+
+    /// `header:Authorization,query:auth`.
+    pub fn defaults() -> Vec<Self> {
+        vec![
+            Self::Header("authorization".into()),
+            Self::Query("auth".into()),
+        ]
+    }
+}
+
+/// The token in an `Authorization`-style value: `Bearer <token>`, scheme case-insensitive.
+pub fn bearer(value: &str) -> Result<&str, TokenError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(TokenError::Missing);
+    }
+    let (scheme, rest) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .ok_or(TokenError::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::NotBearer);
+    }
+    let token = rest.trim_start();
+    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(TokenError::Malformed);
+    }
+    Ok(token)
+}
+
+/// The token from the first source that is present (non-empty), in `sources` order.
+///
+/// `header` looks a header up by lower-case name; `query` a query parameter by exact name.
+pub fn from_sources<'a>(
+    sources: &[TokenSource],
+    header: impl Fn(&str) -> Option<&'a str>,
+    query: impl Fn(&str) -> Option<&'a str>,
+) -> Result<&'a str, TokenError> {
+    for source in sources {
+        match source {
+            TokenSource::Header(name) => {
+                if let Some(value) = header(name).filter(|v| !v.trim().is_empty()) {
+                    return bearer(value);
+                }
+            }
+            TokenSource::Query(name) => {
+                if let Some(value) = query(name).filter(|v| !v.is_empty()) {
+                    return Ok(value);
+                }
+            }
+        }
+    }
+    Err(TokenError::Missing)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc.def.ghi"), Ok("abc.def.ghi"));
+        assert_eq!(bearer("bearer   abc"), Ok("abc"));
+        assert_eq!(bearer("BEARER abc "), Ok("abc"));
+    }
+
+    #[test]
+    fn other_schemes_and_bare_values_fail() {
+        assert_eq!(bearer("Basic dXNlcjpwYXNz"), Err(TokenError::NotBearer));
+        assert_eq!(bearer("abc.def.ghi"), Err(TokenError::NotBearer));
+        assert_eq!(bearer("Bearer a b"), Err(TokenError::Malformed));
+        assert_eq!(bearer("Bearer "), Err(TokenError::NotBearer));
+        assert_eq!(bearer("  "), Err(TokenError::Missing));
+    }
+
+    #[test]
+    fn sources_parse_and_reject_junk() {
+        assert_eq!(
+            TokenSource::parse("header:X-Token"),
+            Ok(TokenSource::Header("x-token".into()))
+        );
+        assert_eq!(
+            TokenSource::parse("query:access_token"),
+            Ok(TokenSource::Query("access_token".into()))
+        );
+        for bad in ["cookie:x", "header:", "header", "query:a b"] {
+            assert!(TokenSource::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_present_source_wins() {
+        let sources = TokenSource::defaults();
+        let header = |name: &str| (name == "authorization").then_some("Bearer from-header");
+        let query = |name: &str| (name == "auth").then_some("from-query");
+        assert_eq!(from_sources(&sources, header, query), Ok("from-header"));
+        assert_eq!(from_sources(&sources, |_| None, query), Ok("from-query"));
+        assert_eq!(
+            from_sources(&sources, |_| Some(""), query),
+            Ok("from-query")
+        );
+        assert_eq!(
+            from_sources(&sources, |_| None, |_| None),
+            Err(TokenError::Missing)
+        );
+    }
+
+    #[test]
+    fn a_present_header_with_a_bad_scheme_does_not_fall_through() {
+        let sources = TokenSource::defaults();
+        let header = |_: &str| Some("Basic abc");
+        assert_eq!(
+            from_sources(&sources, header, |_| Some("q")),
+            Err(TokenError::NotBearer)
+        );
+    }
+}

@@ -1,0 +1,563 @@
+//! Verifies a token in the order security needs: size → three base64url parts → header
+//! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` → `alg` in
+//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims.
+
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::config::{Config, IssuerConfig, KeySourceConfig, TokenUse};
+use crate::error::{ClaimsError, KeyError, TokenError};
+use crate::jwk::Algorithm;
+use crate::keys::{IssuerKeys, JwksClient};
+use crate::token::MAX_TOKEN_BYTES;
+
+/// Longest `kid` worth looking up (and logging); longer ones are unknown by definition.
+const MAX_KID_LEN: usize = 256;
+
+/// A token split and decoded, nothing trusted yet.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The header `alg`, as written.
+    pub alg: String,
+    /// The header `kid`, if any.
+    pub kid: Option<String>,
+    /// The payload's claims.
+    pub claims: Map<String, Value>,
+    signing_input: &'a str,
+    signature: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// `true` whenever the member is present, whatever its value (even `null`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+fn is_json_object(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Size cap, compact serialization, header and payload JSON objects, no `crit`.
+pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let signing_input = token
+        .get(..header.len() + 1 + payload.len())
+        .ok_or(TokenError::Malformed)?;
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenError::Malformed)?;
+    if !is_json_object(&header_bytes) {
+        return Err(TokenError::Malformed);
+    }
+    let header: Header =
+        serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed)?;
+    if header.crit {
+        return Err(TokenError::CriticalHeader);
+    }
+    let payload_bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims: Map<String, Value> =
+        serde_json::from_slice(&payload_bytes).map_err(|_| TokenError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| TokenError::Malformed)?;
+    if signature.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    Ok(Decoded {
+        alg: header.alg,
+        kid: header.kid,
+        claims,
+        signing_input,
+        signature,
+    })
+}
+
+/// Time and audience rules for an authentic token.
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    issuer: &IssuerConfig,
+    now: u64,
+    skew: u64,
+) -> Result<(), ClaimsError> {
+    let time = |name: &str| -> Result<Option<f64>, ClaimsError> {
+        match claims.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(ClaimsError::TimeNotNumeric),
+            Some(_) => Err(ClaimsError::TimeNotNumeric),
+        }
+    };
+    let (now, skew) = (now as f64, skew as f64);
+    let exp = time("exp")?.ok_or(ClaimsError::MissingExp)?;
+    let nbf = time("nbf")?;
+    let iat = time("iat")?;
+    if exp + skew <= now {
+        return Err(ClaimsError::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > now + skew) {
+        return Err(ClaimsError::NotYetValid);
+    }
+    if iat.is_some_and(|iat| iat > now + skew) {
+        return Err(ClaimsError::IssuedInFuture);
+    }
+    let accepted = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| issuer.audience.iter().any(|a| a == s))
+    };
+    let audience_ok = match issuer.token_use {
+        Some(TokenUse::Access) => claims.get("client_id").is_some_and(accepted),
+        _ => match claims.get("aud") {
+            Some(Value::Array(items)) => items.iter().any(accepted),
+            Some(single) => accepted(single),
+            None => false,
+        },
+    };
+    if !audience_ok {
+        return Err(ClaimsError::Audience);
+    }
+    if let Some(token_use) = issuer.token_use {
+        if claims.get("token_use").and_then(Value::as_str) != Some(token_use.as_str()) {
+            return Err(ClaimsError::TokenUse);
+        }
+    }
+    Ok(())
+}
+
+/// How one issuer's tokens are checked: its configuration and its keys.
+struct Issuer {
+    config: IssuerConfig,
+    keys: IssuerKeySource,
+}
+
+enum IssuerKeySource {
+    Jwks(IssuerKeys),
+    Secret(Box<hmac::Key>),
+}
+
+/// The result of a verification, with what may be logged about the token.
+#[derive(Debug)]
+pub struct Verification {
+    /// The configured issuer the token claimed (only a configured one is ever reported).
+    pub issuer: Option<String>,
+    /// The header `kid`, if any (bounded length).
+    pub kid: Option<String>,
+    /// The claims of a valid token, or why it is invalid.
+    pub result: Result<Map<String, Value>, TokenError>,
+}
+
+/// Verifies tokens against every configured issuer.
+pub struct Verifier {
+    issuers: Vec<Issuer>,
+    clock: Arc<dyn Clock>,
+    skew: u64,
+}
+
+impl Verifier {
+    /// Builds the key stores (no network yet; see [`Verifier::warm_up`]).
+    pub fn new(config: &Config, jwks: Arc<JwksClient>, clock: Arc<dyn Clock>) -> Self {
+        let issuers = config
+            .issuers
+            .iter()
+            .map(|issuer| Issuer {
+                keys: match &issuer.keys {
+                    KeySourceConfig::Secret(secret) => {
+                        IssuerKeySource::Secret(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)))
+                    }
+                    KeySourceConfig::Jwks(location) => IssuerKeySource::Jwks(IssuerKeys::new(
+                        issuer,
+                        location.clone(),
+                        Arc::clone(&jwks),
+                        config.jwks.cooldown_seconds,
+                        Arc::clone(&clock),
+                    )),
+                },
+                config: issuer.clone(),
+            })
+            .collect();
+        Self {
+            issuers,
+            clock,
+            skew: config.clock_skew_seconds,
+        }
+    }
+
+    /// Loads every JWKS issuer's keys (Lambda init), so the first request finds them warm.
+    /// Failures are logged and leave the issuer to fetch on its first request.
+    pub async fn warm_up(&self) {
+        for issuer in &self.issuers {
+            if let IssuerKeySource::Jwks(keys) = &issuer.keys {
+                keys.warm_up().await;
+            }
+        }
+    }
+
+    /// The JWKS key stores, one per JWKS issuer.
+    pub fn key_stores(&self) -> impl Iterator<Item = &IssuerKeys> {
+        self.issuers.iter().filter_map(|i| match &i.keys {
+            IssuerKeySource::Jwks(keys) => Some(keys),
+            IssuerKeySource::Secret(_) => None,
+        })
+    }
+
+    /// Verifies `token` completely. Never panics; every failure is a [`TokenError`].
+    pub async fn verify(&self, token: &str) -> Verification {
+        let mut verification = Verification {
+            issuer: None,
+            kid: None,
+            result: Err(TokenError::Malformed),
+        };
+        verification.result = self
+            .verify_into(token, &mut verification.issuer, &mut verification.kid)
+            .await;
+        verification
+    }
+
+    async fn verify_into(
+        &self,
+        token: &str,
+        issuer_out: &mut Option<String>,
+        kid_out: &mut Option<String>,
+    ) -> Result<Map<String, Value>, TokenError> {
+        let decoded = decode(token)?;
+        *kid_out = decoded
+            .kid
+            .as_ref()
+            .map(|k| k.chars().take(MAX_KID_LEN).collect());
+        let iss = decoded
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(TokenError::UnknownIssuer)?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.config.issuer == iss)
+            .ok_or(TokenError::UnknownIssuer)?;
+        *issuer_out = Some(issuer.config.issuer.clone());
+        let alg = decoded
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|alg| issuer.config.algorithms.contains(alg))
+            .ok_or(TokenError::AlgorithmNotAllowed)?;
+        let message = decoded.signing_input.as_bytes();
+        match &issuer.keys {
+            IssuerKeySource::Secret(key) => {
+                hmac::verify(key, message, &decoded.signature)
+                    .map_err(|_| TokenError::BadSignature)?;
+            }
+            IssuerKeySource::Jwks(keys) => {
+                let kid = decoded.kid.as_deref().ok_or(TokenError::MissingKid)?;
+                if kid.len() > MAX_KID_LEN {
+                    return Err(KeyError::UnknownKid.into());
+                }
+                let set = keys.key_set_with(kid).await?;
+                let key = set
+                    .get(kid)
+                    .ok_or(KeyError::UnknownKid)?
+                    .for_alg(alg)
+                    .ok_or(KeyError::KeyMismatch)?;
+                key.verify_sig(message, &decoded.signature)
+                    .map_err(|_| TokenError::BadSignature)?;
+            }
+        }
+        check_claims(&decoded.claims, &issuer.config, self.clock.now(), self.skew)?;
+        Ok(decoded.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::testkit::{FixtureKey, b64, mint};
+    use serde_json::json;
+
+    fn issuer(token_use: Option<TokenUse>) -> IssuerConfig {
+        IssuerConfig {
+            issuer: "https://issuer.example".into(),
+            keys: KeySourceConfig::Secret(vec![0; 32]),
+            audience: vec!["client-a".into(), "client-b".into()],
+            token_use,
+            algorithms: vec![Algorithm::RS256],
+        }
+    }
+
+    fn check(claims: Value, issuer: &IssuerConfig, skew: u64) -> Result<(), ClaimsError> {
+        check_claims(claims.as_object().unwrap(), issuer, 1_000, skew)
+    }
+
+    #[test]
+    fn decode_reads_header_and_claims() {
+        let token = mint(FixtureKey::Rsa, &json!({"iss": "x", "exp": 5}));
+        let d = decode(&token).unwrap();
+        assert_eq!(d.alg, "RS256");
+        assert_eq!(d.kid.as_deref(), Some("rsa-1"));
+        assert_eq!(d.claims["exp"], 5);
+    }
+
+    #[test]
+    fn decode_rejects_wrong_part_counts() {
+        let token = mint(FixtureKey::Rsa, &json!({"exp": 5}));
+        let parts: Vec<&str> = token.split('.').collect();
+        for bad in [
+            parts[..2].join("."),
+            format!("{token}.x"),
+            format!("{token}.x.y"),
+            parts[0].to_owned(),
+            String::new(),
+            format!("{}..{}", parts[0], parts[2]),
+        ] {
+            assert_eq!(decode(&bad).unwrap_err(), TokenError::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn decode_rejects_non_base64url_and_padding() {
+        let token = mint(FixtureKey::Rsa, &json!({"exp": 5}));
+        let (h, rest) = token.split_once('.').unwrap();
+        assert_eq!(
+            decode(&format!("{h}=.{rest}")).unwrap_err(),
+            TokenError::Malformed
+        );
+        assert_eq!(
+            decode(&format!("{h}+/.{rest}")).unwrap_err(),
+            TokenError::Malformed
+        );
+        assert_eq!(
+            decode(&format!("{h}.!!!.sig")).unwrap_err(),
+            TokenError::Malformed
+        );
+    }
+
+    #[test]
+    fn decode_rejects_non_object_header_or_payload() {
+        let sig = b64(b"sig");
+        for (header, payload) in [
+            (json!(["RS256", "k"]), json!({})),
+            (json!("RS256"), json!({})),
+            (json!({"alg": "RS256"}), json!(["exp", 1])),
+            (json!({"alg": "RS256"}), json!(5)),
+            (json!({"alg": 5}), json!({})),
+            (json!({"kid": "k"}), json!({})),
+        ] {
+            let token = format!(
+                "{}.{}.{sig}",
+                b64(header.to_string().as_bytes()),
+                b64(payload.to_string().as_bytes())
+            );
+            assert_eq!(
+                decode(&token).unwrap_err(),
+                TokenError::Malformed,
+                "{header} {payload}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_rejects_any_crit_header() {
+        for crit in [json!(["exp"]), json!([]), json!(null)] {
+            let header = json!({"alg": "RS256", "kid": "rsa-1", "crit": crit});
+            let token = format!(
+                "{}.{}.{}",
+                b64(header.to_string().as_bytes()),
+                b64(b"{}"),
+                b64(b"s")
+            );
+            assert_eq!(decode(&token).unwrap_err(), TokenError::CriticalHeader);
+        }
+    }
+
+    #[test]
+    fn decode_caps_size() {
+        let big = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"RS256"}"#),
+            "a".repeat(MAX_TOKEN_BYTES),
+            b64(b"s")
+        );
+        assert_eq!(decode(&big).unwrap_err(), TokenError::TooLarge);
+    }
+
+    #[test]
+    fn exp_in_past_fails_and_within_leeway_passes() {
+        let i = issuer(None);
+        assert_eq!(
+            check(json!({"exp": 1000, "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::Expired)
+        );
+        assert_eq!(
+            check(json!({"exp": 999, "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::Expired)
+        );
+        assert_eq!(check(json!({"exp": 999, "aud": "client-a"}), &i, 5), Ok(()));
+        assert_eq!(
+            check(json!({"exp": 1001, "aud": "client-a"}), &i, 0),
+            Ok(())
+        );
+        assert_eq!(
+            check(json!({"exp": 1001.5, "aud": "client-a"}), &i, 0),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn exp_is_required_and_times_must_be_numbers() {
+        let i = issuer(None);
+        assert_eq!(
+            check(json!({"aud": "client-a"}), &i, 0),
+            Err(ClaimsError::MissingExp)
+        );
+        assert_eq!(
+            check(json!({"exp": "2000", "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::TimeNotNumeric)
+        );
+        assert_eq!(
+            check(json!({"exp": null, "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::TimeNotNumeric)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "nbf": "1", "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::TimeNotNumeric)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "iat": [1], "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::TimeNotNumeric)
+        );
+    }
+
+    #[test]
+    fn nbf_and_iat_in_future_fail_beyond_leeway() {
+        let i = issuer(None);
+        assert_eq!(
+            check(json!({"exp": 2000, "nbf": 1010, "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::NotYetValid)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "nbf": 1010, "aud": "client-a"}), &i, 10),
+            Ok(())
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "iat": 1001, "aud": "client-a"}), &i, 0),
+            Err(ClaimsError::IssuedInFuture)
+        );
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "iat": 1000, "nbf": 1000, "aud": "client-a"}),
+                &i,
+                0
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn aud_string_or_array_must_hold_a_configured_audience() {
+        let i = issuer(None);
+        assert_eq!(
+            check(json!({"exp": 2000, "aud": ["x", "client-b"]}), &i, 0),
+            Ok(())
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "aud": ["x", "y"]}), &i, 0),
+            Err(ClaimsError::Audience)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "aud": "client-c"}), &i, 0),
+            Err(ClaimsError::Audience)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "aud": 5}), &i, 0),
+            Err(ClaimsError::Audience)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000}), &i, 0),
+            Err(ClaimsError::Audience)
+        );
+    }
+
+    #[test]
+    fn cognito_access_tokens_check_client_id_and_token_use() {
+        let i = issuer(Some(TokenUse::Access));
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "client_id": "client-a", "token_use": "access"}),
+                &i,
+                0
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "client_id": "nope", "token_use": "access"}),
+                &i,
+                0
+            ),
+            Err(ClaimsError::Audience)
+        );
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "aud": "client-a", "token_use": "access"}),
+                &i,
+                0
+            ),
+            Err(ClaimsError::Audience)
+        );
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "client_id": "client-a", "token_use": "id"}),
+                &i,
+                0
+            ),
+            Err(ClaimsError::TokenUse)
+        );
+        assert_eq!(
+            check(json!({"exp": 2000, "client_id": "client-a"}), &i, 0),
+            Err(ClaimsError::TokenUse)
+        );
+    }
+
+    #[test]
+    fn cognito_id_tokens_check_aud_and_token_use() {
+        let i = issuer(Some(TokenUse::Id));
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "aud": "client-a", "token_use": "id"}),
+                &i,
+                0
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                json!({"exp": 2000, "aud": "client-a", "token_use": "access"}),
+                &i,
+                0
+            ),
+            Err(ClaimsError::TokenUse)
+        );
+    }
+}
