@@ -153,7 +153,7 @@ struct Issuer {
 }
 
 enum IssuerKeySource {
-    Jwks(IssuerKeys),
+    Jwks(Box<IssuerKeys>),
     Secret(Box<hmac::Key>),
 }
 
@@ -186,13 +186,15 @@ impl Verifier {
                     KeySourceConfig::Secret(secret) => {
                         IssuerKeySource::Secret(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)))
                     }
-                    KeySourceConfig::Jwks(location) => IssuerKeySource::Jwks(IssuerKeys::new(
-                        issuer,
-                        location.clone(),
-                        Arc::clone(&jwks),
-                        config.jwks.cooldown_seconds,
-                        Arc::clone(&clock),
-                    )),
+                    KeySourceConfig::Jwks(location) => {
+                        IssuerKeySource::Jwks(Box::new(IssuerKeys::new(
+                            issuer,
+                            location.clone(),
+                            Arc::clone(&jwks),
+                            config.jwks.cooldown_seconds,
+                            Arc::clone(&clock),
+                        )))
+                    }
                 },
                 config: issuer.clone(),
             })
@@ -217,7 +219,7 @@ impl Verifier {
     /// The JWKS key stores, one per JWKS issuer.
     pub fn key_stores(&self) -> impl Iterator<Item = &IssuerKeys> {
         self.issuers.iter().filter_map(|i| match &i.keys {
-            IssuerKeySource::Jwks(keys) => Some(keys),
+            IssuerKeySource::Jwks(keys) => Some(keys.as_ref()),
             IssuerKeySource::Secret(_) => None,
         })
     }
