@@ -17,7 +17,7 @@ fn server() -> JwksServer {
 #[tokio::test]
 async fn each_kind_allows_the_callers_own_path_only() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     for kind in ALL_KINDS {
         let own = event(kind, &token, "alice-1");
@@ -52,7 +52,7 @@ async fn rest_policy_carries_every_template_principal_and_context() {
         ),
         ("CONTEXT_CLAIMS", "userId=sub,username,scope"),
     ];
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &vars)).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &vars)).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let answer = as_json(
         &authorizer
@@ -89,7 +89,7 @@ async fn default_policy_is_the_whole_stage() {
         }
     })
     .unwrap();
-    let (authorizer, _) = authorizer(&config).await;
+    let (authorizer, _) = build_authorizer(&config).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let answer = as_json(
         &authorizer
@@ -110,7 +110,7 @@ async fn default_policy_is_the_whole_stage() {
 #[tokio::test]
 async fn absent_and_invalid_tokens_get_401_on_rest_and_websocket_by_default() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
     for kind in [Kind::RestToken, Kind::RestRequest, Kind::WebSocket] {
         for event in [
@@ -127,7 +127,7 @@ async fn absent_and_invalid_tokens_get_401_on_rest_and_websocket_by_default() {
 #[tokio::test]
 async fn deny_mode_deny_answers_an_explicit_deny_on_the_stage() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[("DENY_MODE", "deny")])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[("DENY_MODE", "deny")])).await;
     let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
     let answer = as_json(
         &authorizer
@@ -147,7 +147,7 @@ async fn deny_mode_deny_answers_an_explicit_deny_on_the_stage() {
 async fn http_api_never_uses_deny_mode() {
     let jwks = server();
     let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
-    let (simple, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let answer = as_json(
         &simple
             .decide(event(Kind::HttpApi, &forged, "alice-1"))
@@ -163,7 +163,7 @@ async fn http_api_never_uses_deny_mode() {
     );
     assert_eq!(answer, json!({"isAuthorized": false, "context": {}}));
 
-    let (iam, _) = authorizer(&config(&jwks.url(), &[("HTTP_API_RESPONSE", "iam")])).await;
+    let (iam, _) = build_authorizer(&config(&jwks.url(), &[("HTTP_API_RESPONSE", "iam")])).await;
     let answer = as_json(
         &iam.decide(event(Kind::HttpApi, &forged, "alice-1"))
             .await
@@ -176,7 +176,7 @@ async fn http_api_never_uses_deny_mode() {
 async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
     let jwks = server();
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
-    let (simple, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let answer = as_json(
         &simple
             .decide(event(Kind::HttpApi, &token, "alice-1"))
@@ -199,7 +199,7 @@ async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
         ("HTTP_API_RESPONSE", "iam"),
         ("POLICY_RESOURCES", "GET/hello/{sub}"),
     ];
-    let (iam, _) = authorizer(&config(&jwks.url(), &vars)).await;
+    let (iam, _) = build_authorizer(&config(&jwks.url(), &vars)).await;
     let answer = as_json(
         &iam.decide(event(Kind::HttpApi, &token, "bob-2"))
             .await
@@ -215,7 +215,7 @@ async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
 #[tokio::test]
 async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
     let jwks = server();
-    let (by_uid, _) = authorizer(&config(&jwks.url(), &[("PRINCIPAL_CLAIM", "uid")])).await;
+    let (by_uid, _) = build_authorizer(&config(&jwks.url(), &[("PRINCIPAL_CLAIM", "uid")])).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = by_uid
         .decide(event(Kind::RestToken, &token, "alice-1"))
@@ -227,7 +227,7 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
         "Deny"
     );
 
-    let (plain, _) = authorizer(&config(
+    let (plain, _) = build_authorizer(&config(
         &jwks.url(),
         &[("POLICY_RESOURCES", "GET/hello/{sub}")],
     ))
@@ -245,7 +245,7 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
 #[tokio::test]
 async fn every_supported_algorithm_verifies() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     for key in [
         FixtureKey::Rsa,
         FixtureKey::Ec256,
@@ -269,7 +269,7 @@ async fn ps256_verifies_with_an_rsa_key_without_alg() {
         jwks
     };
     let jwks = JwksServer::start(Behavior::Serve(no_alg.to_string()));
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let header = json!({"alg": "PS256", "kid": "rsa-1"});
     let token = jwt_authorizer::testkit::mint_with_header(
         FixtureKey::Rsa,
@@ -295,7 +295,7 @@ async fn hs256_secret_issuer_verifies_without_jwks() {
     .into();
     let config =
         jwt_authorizer::Config::from_lookup(|n| map.get(n).map(|v| (*v).to_owned())).unwrap();
-    let (authorizer, _) = authorizer(&config).await;
+    let (authorizer, _) = build_authorizer(&config).await;
     let header = json!({"alg": "HS256", "typ": "JWT"});
     let good = jwt_authorizer::testkit::mint_hs256(secret.as_bytes(), &header, &claims("alice-1"));
     assert_eq!(
@@ -335,7 +335,7 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
     ]
     .into();
     let config = jwt_authorizer::Config::from_lookup(|n| map.get(n).cloned()).unwrap();
-    let (authorizer, _) = authorizer(&config).await;
+    let (authorizer, _) = build_authorizer(&config).await;
 
     let mut other = claims("bob-2");
     other["iss"] = json!("https://other.test");
@@ -370,7 +370,7 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
 #[tokio::test]
 async fn decisions_report_kind_kid_issuer_and_request_id() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = authorizer
         .decide(event(Kind::RestRequest, &token, "alice-1"))
@@ -388,7 +388,7 @@ async fn decisions_report_kind_kid_issuer_and_request_id() {
 #[tokio::test]
 async fn unrecognized_events_get_401() {
     let jwks = server();
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     for event in [
         json!({}),
         json!([1, 2]),

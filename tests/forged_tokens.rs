@@ -311,12 +311,12 @@ fn injected_claims() -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn every_forged_token_is_rejected_on_every_kind_and_serving_continues() {
     let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
-    let (hello_only, _) = authorizer(&config(
+    let (hello_only, _) = build_authorizer(&config(
         &jwks.url(),
         &[("POLICY_RESOURCES", "GET/hello/{sub}")],
     ))
     .await;
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     for kind in ALL_KINDS {
         for (label, token) in corpus() {
             let event = event(kind, &token, "alice-1");
@@ -352,7 +352,7 @@ async fn every_forged_token_is_rejected_on_every_kind_and_serving_continues() {
 #[tokio::test]
 async fn forged_tokens_get_a_specific_reason() {
     let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
-    let (authorizer, _) = authorizer(&config(&jwks.url(), &[])).await;
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let expect = [
         ("alg none, empty signature", "malformed"),
         ("alg none, some signature", "alg_not_allowed"),
@@ -399,7 +399,7 @@ async fn cognito_token_use_and_client_id_are_enforced() {
     ]
     .into();
     let config = jwt_authorizer::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
-    let (authorizer, _) = authorizer(&config).await;
+    let (authorizer, _) = build_authorizer(&config).await;
     let access = |token_use: &str, client_id: &str| {
         mint(
             FixtureKey::Rsa,
