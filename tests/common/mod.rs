@@ -10,6 +10,8 @@
 
 pub mod http;
 pub mod jwks_server;
+pub mod moto;
+pub mod runtime_api;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,153 @@
+# shellcheck shell=bash
+# scripts/lib/tools.sh - helpers for local test scripts (source it, don't run it).
+#
+#   source "$(dirname "$0")/lib/tools.sh"
+#   ensure_python_tools          # .venv/ with requirements.txt, put on PATH
+#   start_moto MOTO_URL          # moto_server in the background; MOTO_URL=http://127.0.0.1:PORT
+#   port="$(free_port)"          # a free TCP port on 127.0.0.1
+#
+# Background processes started here are killed by a single EXIT trap; an EXIT
+# trap the caller had set before is kept and run after them. Add your own pids
+# to that list with `tools_kill_on_exit PID`. Safe under `set -euo pipefail`.
+# shellcheck disable=SC2119
+
+TOOLS_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+_TOOLS_PIDS=()
+_TOOLS_TMPFILES=()
+_TOOLS_TRAP_SET=""
+_TOOLS_PREV_EXIT_TRAP=""
+
+# The one EXIT handler: kill every registered pid, remove temp files, then run
+# whatever EXIT trap was there before ours. Never fails (the script's exit
+# status is kept).
+_tools_on_exit() {
+  local pid f
+  for pid in "${_TOOLS_PIDS[@]+"${_TOOLS_PIDS[@]}"}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${_TOOLS_PIDS[@]+"${_TOOLS_PIDS[@]}"}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  for f in "${_TOOLS_TMPFILES[@]+"${_TOOLS_TMPFILES[@]}"}"; do
+    rm -f -- "$f" || true
+  done
+  if [[ -n $_TOOLS_PREV_EXIT_TRAP ]]; then
+    eval "$_TOOLS_PREV_EXIT_TRAP" || true
+  fi
+}
+
+# shellcheck disable=SC2120  # "set --" below re-parses the old trap, not our args
+_tools_install_trap() {
+  [[ -n $_TOOLS_TRAP_SET ]] && return 0
+  local prev
+  prev="$(trap -p EXIT)"
+  if [[ -n $prev ]]; then
+    # prev looks like: trap -- 'command' EXIT
+    eval "set -- $prev"
+    _TOOLS_PREV_EXIT_TRAP="$3"
+  fi
+  trap _tools_on_exit EXIT
+  # Make Ctrl-C / kill go through the EXIT trap too, unless the caller chose otherwise.
+  [[ -n "$(trap -p INT)" ]] || trap 'exit 130' INT
+  [[ -n "$(trap -p TERM)" ]] || trap 'exit 143' TERM
+  _TOOLS_TRAP_SET=1
+}
+
+# tools_kill_on_exit PID...: kill these processes when the script exits.
+tools_kill_on_exit() {
+  _tools_install_trap
+  _TOOLS_PIDS+=("$@")
+}
+
+# free_port: print a TCP port on 127.0.0.1 that is free right now.
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# ensure_python_tools: create .venv/ if missing, (re)install requirements.txt
+# when it changed since the last install, and put .venv/bin first on PATH.
+ensure_python_tools() {
+  local venv="$TOOLS_REPO_ROOT/.venv"
+  local req="$TOOLS_REPO_ROOT/requirements.txt"
+  local stamp="$venv/.requirements.sha256"
+  local want have="" log
+
+  want="$(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$req")" || {
+    echo "tools: cannot read $req" >&2
+    return 1
+  }
+
+  if [[ ! -x $venv/bin/python ]]; then
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      rm -rf -- "$venv"
+      echo "tools: 'python3 -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+      return 1
+    fi
+  elif [[ -f $stamp ]]; then
+    have="$(<"$stamp")"
+  fi
+
+  if [[ $want != "$have" ]]; then
+    echo "tools: installing requirements.txt into .venv (first time takes a minute or two)..." >&2
+    log="$(mktemp)"
+    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f -- "$log"
+      echo "tools: pip install -r requirements.txt failed" >&2
+      return 1
+    fi
+    rm -f -- "$log"
+    printf '%s\n' "$want" >"$stamp"
+  fi
+
+  case ":$PATH:" in
+    *":$venv/bin:"*) ;;
+    *) export PATH="$venv/bin:$PATH" ;;
+  esac
+}
+
+# start_moto VAR: start moto_server on a free port of 127.0.0.1, wait until it
+# answers HTTP (up to 20 s), and set VAR to its URL. Its pid goes in MOTO_PID;
+# it is killed on EXIT. Must be called directly, not inside $(...).
+start_moto() {
+  local var="${1:?usage: start_moto VAR}"
+  local port url log pid i
+  port="$(free_port)"
+  url="http://127.0.0.1:$port"
+  log="$(mktemp "${TMPDIR:-/tmp}/moto.XXXXXX")"
+  _tools_install_trap
+  _TOOLS_TMPFILES+=("$log")
+
+  moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  pid=$!
+  tools_kill_on_exit "$pid"
+
+  for ((i = 0; i < 100; i++)); do   # 100 x 0.2 s = 20 s
+    if ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+    # Any HTTP response (even an error status) means the server is up.
+    if python3 - "$url" <<'PY' 2>/dev/null; then
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=1)
+except urllib.error.HTTPError:
+    pass
+PY
+      # shellcheck disable=SC2034  # MOTO_PID is for the caller
+      MOTO_PID="$pid"
+      printf -v "$var" '%s' "$url"
+      return 0
+    fi
+    sleep 0.2
+  done
+
+  echo "tools: moto_server did not come up on $url; its output:" >&2
+  sed 's/^/  moto| /' "$log" >&2
+  kill "$pid" 2>/dev/null || true
+  return 1
+}

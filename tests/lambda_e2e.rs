@@ -1,0 +1,161 @@
+//! End to end: the built `authorizer` binary under the Lambda Runtime API, verifying real
+//! access tokens issued by moto_server's Cognito emulation, with `JWKS_URL` pointed there.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::moto::Moto;
+use common::runtime_api::RuntimeApi;
+use common::*;
+use jwt_authorizer::events::Kind;
+use serde_json::{Value, json};
+
+fn allowed_resources(answer: &Value) -> Vec<String> {
+    answer["policyDocument"]["Statement"]
+        .as_array()
+        .map(|statements| {
+            statements
+                .iter()
+                .filter(|s| s["Effect"] == "Allow")
+                .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn built_binary_decides_on_real_cognito_tokens_for_every_kind() {
+    let moto = Moto::start();
+    let cognito = moto.cognito();
+    let alice = &cognito["users"][0];
+    let bob = &cognito["users"][1];
+    let (alice_sub, bob_sub) = (alice["sub"].as_str().unwrap(), bob["sub"].as_str().unwrap());
+    let token = alice["access_token"].as_str().unwrap();
+
+    let runtime = RuntimeApi::start();
+    let env = [
+        (
+            "COGNITO_USER_POOL_ID",
+            cognito["pool_id"].as_str().unwrap().to_owned(),
+        ),
+        ("JWKS_URL", cognito["jwks_url"].as_str().unwrap().to_owned()),
+        (
+            "JWT_AUDIENCE",
+            cognito["client_id"].as_str().unwrap().to_owned(),
+        ),
+        ("POLICY_RESOURCES", "GET/hello/{sub},$connect".to_owned()),
+    ];
+    let mut child = runtime.spawn(Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
+
+    // A token signed by another key under moto's kid: forged.
+    let forged = jwt_authorizer::testkit::mint_with_header(
+        jwt_authorizer::testkit::FixtureKey::RsaForeign,
+        "RS256",
+        &json!({"alg": "RS256", "kid": "dummy"}),
+        &jwt_authorizer::testkit::compact_claims(token),
+    );
+
+    for kind in ALL_KINDS {
+        let own = runtime
+            .invoke(&event(kind, token, alice_sub))
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let other = runtime
+            .invoke(&event(kind, token, bob_sub))
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let bad = runtime.invoke(&event(kind, &forged, alice_sub));
+        if kind == Kind::HttpApi {
+            assert_eq!(own["isAuthorized"], true);
+            assert_eq!(own["context"]["sub"], alice_sub);
+            assert_eq!(other["isAuthorized"], false);
+            assert_eq!(bad.unwrap(), json!({"isAuthorized": false, "context": {}}));
+        } else {
+            assert_eq!(own["principalId"], alice_sub, "{kind:?}");
+            let allowed = allowed_resources(&own);
+            assert!(
+                allowed
+                    .iter()
+                    .any(|r| r.ends_with(&format!("/GET/hello/{alice_sub}"))),
+                "{kind:?}: {own}"
+            );
+            assert!(
+                !other.to_string().contains(bob_sub),
+                "{kind:?} granted bob's path: {other}"
+            );
+            let error = bad.expect_err("forged token must be an error");
+            assert_eq!(error["errorMessage"], "Unauthorized", "{kind:?}");
+        }
+    }
+
+    // Bob's own token reaches his path; the process served everything above and goes on.
+    let bob_token = bob["access_token"].as_str().unwrap();
+    let answer = runtime
+        .invoke(&event(Kind::RestToken, bob_token, bob_sub))
+        .unwrap();
+    assert!(
+        allowed_resources(&answer)
+            .iter()
+            .any(|r| r.ends_with(bob_sub))
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the function process exited"
+    );
+
+    child.kill().unwrap();
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let decisions: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), 13, "one log line per decision:\n{logs}");
+    assert!(decisions.iter().all(|d| {
+        d["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req-"))
+    }));
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("\"keys loaded\"") && l.contains("cold_start")),
+        "{logs}"
+    );
+    for secret in [token, bob_token, forged.as_str()] {
+        let signature = secret.rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "a token reached the logs");
+    }
+}
+
+#[test]
+fn bad_configuration_fails_init_with_one_line_naming_the_variable() {
+    let runtime = RuntimeApi::start();
+    let env = [("COGNITO_USER_POOL_ID", "us-east-1_Example1".to_owned())];
+    let started = Instant::now();
+    let child = runtime.spawn(Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("JWT_AUDIENCE"), "{text}");
+}
