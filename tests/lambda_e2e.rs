@@ -135,6 +135,10 @@ fn built_binary_decides_on_real_cognito_tokens_for_every_kind() {
             .any(|l| l.contains("\"keys loaded\"") && l.contains("cold_start")),
         "{logs}"
     );
+    assert!(
+        !logs.lines().any(|l| l.contains("\"ERROR\"")),
+        "a denial is a decision, not an error:\n{logs}"
+    );
     for secret in [token, bob_token, forged.as_str()] {
         let signature = secret.rsplit('.').next().unwrap();
         assert!(!logs.contains(signature), "a token reached the logs");

@@ -68,6 +68,14 @@ impl IssuerKeys {
         self.memory.get()
     }
 
+    /// Puts the keys of a JWKS document in memory, as if fetched (for key material that
+    /// arrives another way: a stored copy, a benchmark fixture).
+    pub fn load_document(&self, document: &[u8]) -> Result<(), UpstreamError> {
+        let set = KeySet::from_jwks(document, &self.algorithms)?;
+        self.memory.set(Arc::new(set));
+        Ok(())
+    }
+
     /// Loads the keys during Lambda init. Counts as a fetch for the cooldown; a failure is
     /// logged and the first request that needs a key tries again once the window passed.
     pub async fn warm_up(&self) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, unit tests, integration tests
+# (loopback JWKS servers, moto_server's Cognito and the built binary under a Lambda
+# Runtime API host), and each benchmark once in quick mode so it cannot rot.
+#
+# Installs what it needs on first use (pinned Python tools from requirements.txt into
+# .venv/); later runs reuse it and target/. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=lib/tools.sh
+source scripts/lib/tools.sh
+
+ensure_python_tools
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== cargo test (unit, integration, end-to-end, benches in quick mode)"
+cargo test --workspace --all-targets
