@@ -1,5 +1,11 @@
 //! Each event kind of `events/`, end to end through the handler: Allow on the caller's own
 //! `/hello/{id}`, nothing on someone else's, and the configured denial for bad tokens.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
 
 mod common;
 

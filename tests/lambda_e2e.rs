@@ -1,5 +1,11 @@
 //! End to end: the built `authorizer` binary under the Lambda Runtime API, verifying real
 //! access tokens issued by moto_server's Cognito emulation, with `JWKS_URL` pointed there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
 
 mod common;
 
