@@ -109,7 +109,7 @@ impl Authorizer {
     /// Decides on one event and logs the decision once. Never panics.
     pub async fn handle(
         &self,
-        event: Value,
+        event: &str,
         lambda_request_id: &str,
     ) -> Result<Answer, Unauthorized> {
         let decision = self.decide(event).await;
@@ -126,8 +126,8 @@ impl Authorizer {
         decision.answer
     }
 
-    /// Decides on one event without logging.
-    pub async fn decide(&self, event: Value) -> Decision {
+    /// Decides on one event (its raw JSON) without logging.
+    pub async fn decide(&self, event: &str) -> Decision {
         let request = match events::parse(event, &self.decision.token_sources) {
             Ok(request) => request,
             Err(error) => {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jwt_authorizer::{Authorizer, Config, SystemClock, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -19,10 +19,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let authorizer = Authorizer::new(&config, Arc::new(SystemClock))?;
     authorizer.warm_up().await;
     let authorizer = &authorizer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        authorizer
-            .handle(event.payload, &event.context.request_id)
-            .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            authorizer
+                .handle(event.payload.get(), &event.context.request_id)
+                .await
+        },
+    ))
     .await
 }

@@ -27,12 +27,12 @@ async fn each_kind_allows_the_callers_own_path_only() {
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     for kind in ALL_KINDS {
         let own = event(kind, &token, "alice-1");
-        let decision = authorizer.decide(own.clone()).await;
+        let decision = authorizer.decide(&(own.clone()).to_string()).await;
         assert_eq!(decision.outcome, Outcome::Allow, "{kind:?}");
         assert!(grants(&decision.answer, &own), "{kind:?}");
 
         let other = event(kind, &token, "bob-2");
-        let decision = authorizer.decide(other.clone()).await;
+        let decision = authorizer.decide(&(other.clone()).to_string()).await;
         assert!(
             !as_json(&decision.answer)
                 .to_string()
@@ -62,7 +62,7 @@ async fn rest_policy_carries_every_template_principal_and_context() {
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let answer = as_json(
         &authorizer
-            .decide(event(Kind::RestToken, &token, "alice-1"))
+            .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -99,7 +99,7 @@ async fn default_policy_is_the_whole_stage() {
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let answer = as_json(
         &authorizer
-            .decide(event(Kind::WebSocket, &token, "alice-1"))
+            .decide(&(event(Kind::WebSocket, &token, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -123,7 +123,7 @@ async fn absent_and_invalid_tokens_get_401_on_rest_and_websocket_by_default() {
             event(kind, &forged, "alice-1"),
             event_without_token(kind, "alice-1"),
         ] {
-            let decision = authorizer.decide(event).await;
+            let decision = authorizer.decide(&(event).to_string()).await;
             assert_eq!(as_json(&decision.answer), json!("Unauthorized"), "{kind:?}");
             assert_eq!(decision.outcome, Outcome::Unauthorized);
         }
@@ -137,7 +137,7 @@ async fn deny_mode_deny_answers_an_explicit_deny_on_the_stage() {
     let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
     let answer = as_json(
         &authorizer
-            .decide(event(Kind::RestRequest, &forged, "alice-1"))
+            .decide(&(event(Kind::RestRequest, &forged, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -156,14 +156,14 @@ async fn http_api_never_uses_deny_mode() {
     let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let answer = as_json(
         &simple
-            .decide(event(Kind::HttpApi, &forged, "alice-1"))
+            .decide(&(event(Kind::HttpApi, &forged, "alice-1")).to_string())
             .await
             .answer,
     );
     assert_eq!(answer, json!({"isAuthorized": false, "context": {}}));
     let answer = as_json(
         &simple
-            .decide(event_without_token(Kind::HttpApi, "alice-1"))
+            .decide(&(event_without_token(Kind::HttpApi, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -171,7 +171,7 @@ async fn http_api_never_uses_deny_mode() {
 
     let (iam, _) = build_authorizer(&config(&jwks.url(), &[("HTTP_API_RESPONSE", "iam")])).await;
     let answer = as_json(
-        &iam.decide(event(Kind::HttpApi, &forged, "alice-1"))
+        &iam.decide(&(event(Kind::HttpApi, &forged, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -185,7 +185,7 @@ async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
     let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let answer = as_json(
         &simple
-            .decide(event(Kind::HttpApi, &token, "alice-1"))
+            .decide(&(event(Kind::HttpApi, &token, "alice-1")).to_string())
             .await
             .answer,
     );
@@ -195,7 +195,7 @@ async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
     );
     let answer = as_json(
         &simple
-            .decide(event(Kind::HttpApi, &token, "bob-2"))
+            .decide(&(event(Kind::HttpApi, &token, "bob-2")).to_string())
             .await
             .answer,
     );
@@ -207,7 +207,7 @@ async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
     ];
     let (iam, _) = build_authorizer(&config(&jwks.url(), &vars)).await;
     let answer = as_json(
-        &iam.decide(event(Kind::HttpApi, &token, "bob-2"))
+        &iam.decide(&(event(Kind::HttpApi, &token, "bob-2")).to_string())
             .await
             .answer,
     );
@@ -224,7 +224,7 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
     let (by_uid, _) = build_authorizer(&config(&jwks.url(), &[("PRINCIPAL_CLAIM", "uid")])).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = by_uid
-        .decide(event(Kind::RestToken, &token, "alice-1"))
+        .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
         .await;
     assert_eq!(decision.outcome, Outcome::Deny);
     assert_eq!(decision.reason, "no_principal");
@@ -241,7 +241,9 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
     let mut c = claims("alice-1");
     c["sub"] = json!("a/b");
     let token = mint(FixtureKey::Rsa, &c);
-    let decision = plain.decide(event(Kind::RestToken, &token, "a")).await;
+    let decision = plain
+        .decide(&(event(Kind::RestToken, &token, "a")).to_string())
+        .await;
     assert_eq!(
         (decision.outcome, decision.reason),
         (Outcome::Deny, "no_grant")
@@ -260,7 +262,7 @@ async fn every_supported_algorithm_verifies() {
     ] {
         let token = mint(key, &claims("alice-1"));
         let decision = authorizer
-            .decide(event(Kind::RestToken, &token, "alice-1"))
+            .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
             .await;
         assert_eq!(decision.outcome, Outcome::Allow, "{key:?}");
         assert_eq!(decision.kid.as_deref(), Some(key.kid()));
@@ -284,7 +286,7 @@ async fn ps256_verifies_with_an_rsa_key_without_alg() {
         &claims("alice-1"),
     );
     let decision = authorizer
-        .decide(event(Kind::RestToken, &token, "alice-1"))
+        .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
         .await;
     assert_eq!(decision.outcome, Outcome::Allow);
 }
@@ -306,7 +308,7 @@ async fn hs256_secret_issuer_verifies_without_jwks() {
     let good = jwt_authorizer::testkit::mint_hs256(secret.as_bytes(), &header, &claims("alice-1"));
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &good, "alice-1"))
+            .decide(&(event(Kind::RestToken, &good, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
@@ -318,7 +320,7 @@ async fn hs256_secret_issuer_verifies_without_jwks() {
     );
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &bad, "alice-1"))
+            .decide(&(event(Kind::RestToken, &bad, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Unauthorized
@@ -350,7 +352,7 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
     let token = mint(FixtureKey::RsaForeign, &other);
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &token, "bob-2"))
+            .decide(&(event(Kind::RestToken, &token, "bob-2")).to_string())
             .await
             .outcome,
         Outcome::Allow
@@ -358,7 +360,7 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
     let token = mint(FixtureKey::RsaForeign, &claims("alice-1"));
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &token, "alice-1"))
+            .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Unauthorized
@@ -366,7 +368,7 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
     let token = mint(FixtureKey::Rsa, &other);
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &token, "bob-2"))
+            .decide(&(event(Kind::RestToken, &token, "bob-2")).to_string())
             .await
             .outcome,
         Outcome::Unauthorized
@@ -379,7 +381,7 @@ async fn decisions_report_kind_kid_issuer_and_request_id() {
     let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = authorizer
-        .decide(event(Kind::RestRequest, &token, "alice-1"))
+        .decide(&(event(Kind::RestRequest, &token, "alice-1")).to_string())
         .await;
     assert_eq!(decision.kind, Some(Kind::RestRequest));
     assert_eq!(decision.kid.as_deref(), Some("rsa-1"));
@@ -401,7 +403,7 @@ async fn unrecognized_events_get_401() {
         json!(null),
         json!({"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "not-an-arn"}),
     ] {
-        let decision = authorizer.decide(event.clone()).await;
+        let decision = authorizer.decide(&(event.clone()).to_string()).await;
         assert_eq!(decision.outcome, Outcome::Unauthorized, "{event}");
     }
 }

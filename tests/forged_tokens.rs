@@ -326,12 +326,14 @@ async fn every_forged_token_is_rejected_on_every_kind_and_serving_continues() {
     for kind in ALL_KINDS {
         for (label, token) in corpus() {
             let event = event(kind, &token, "alice-1");
-            let decision = authorizer.decide(event.clone()).await;
+            let decision = authorizer.decide(&(event.clone()).to_string()).await;
             assert_ne!(decision.outcome, Outcome::Allow, "{label} on {kind:?}");
             assert!(!grants(&decision.answer, &event), "{label} on {kind:?}");
         }
         for (label, token) in injected_claims() {
-            let decision = hello_only.decide(event(kind, &token, "alice-1")).await;
+            let decision = hello_only
+                .decide(&(event(kind, &token, "alice-1")).to_string())
+                .await;
             let answer = as_json(&decision.answer).to_string();
             assert!(
                 !answer.contains("Allow") && !answer.contains("\"isAuthorized\":true"),
@@ -346,7 +348,7 @@ async fn every_forged_token_is_rejected_on_every_kind_and_serving_continues() {
     for kind in ALL_KINDS {
         assert_eq!(
             authorizer
-                .decide(event(kind, &valid, "alice-1"))
+                .decide(&(event(kind, &valid, "alice-1")).to_string())
                 .await
                 .outcome,
             Outcome::Allow,
@@ -382,11 +384,7 @@ async fn forged_tokens_get_a_specific_reason() {
     for (label, reason) in expect {
         let token = &corpus.iter().find(|(l, _)| *l == label).unwrap().1;
         let decision = authorizer
-            .decide(event(
-                jwt_authorizer::events::Kind::RestToken,
-                token,
-                "alice-1",
-            ))
+            .decide(&(event(jwt_authorizer::events::Kind::RestToken, token, "alice-1")).to_string())
             .await;
         assert_eq!(decision.reason, reason, "{label}");
     }
@@ -415,21 +413,21 @@ async fn cognito_token_use_and_client_id_are_enforced() {
     let kind = jwt_authorizer::events::Kind::RestToken;
     assert_eq!(
         authorizer
-            .decide(event(kind, &access("access", "app-client"), "alice-1"))
+            .decide(&(event(kind, &access("access", "app-client"), "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
     );
     assert_eq!(
         authorizer
-            .decide(event(kind, &access("id", "app-client"), "alice-1"))
+            .decide(&(event(kind, &access("id", "app-client"), "alice-1")).to_string())
             .await
             .reason,
         "token_use"
     );
     assert_eq!(
         authorizer
-            .decide(event(kind, &access("access", "other"), "alice-1"))
+            .decide(&(event(kind, &access("access", "other"), "alice-1")).to_string())
             .await
             .reason,
         "audience"

@@ -38,7 +38,7 @@ async fn keys_are_fetched_once_at_init_and_served_from_memory() {
     for _ in 0..20 {
         assert_eq!(
             authorizer
-                .decide(event(Kind::RestToken, &token, "alice-1"))
+                .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
                 .await
                 .outcome,
             Outcome::Allow
@@ -56,14 +56,14 @@ async fn rotation_new_kid_costs_one_fetch() {
     let rotated = mint(FixtureKey::RsaRotated, &claims("alice-1"));
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &rotated, "alice-1"))
+            .decide(&(event(Kind::RestToken, &rotated, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
     );
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &rotated, "alice-1"))
+            .decide(&(event(Kind::RestToken, &rotated, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
@@ -78,22 +78,21 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_window() {
     clock.advance(31);
     for i in 0..100 {
         let decision = authorizer
-            .decide(event(
-                Kind::RestToken,
-                &token_with_kid(&format!("random-{i}")),
-                "alice-1",
-            ))
+            .decide(
+                &(event(
+                    Kind::RestToken,
+                    &token_with_kid(&format!("random-{i}")),
+                    "alice-1",
+                ))
+                .to_string(),
+            )
             .await;
         assert_eq!(decision.reason, "unknown_kid");
     }
     assert_eq!(jwks.hits(), 2, "init + one refresh for the whole flood");
     clock.advance(31);
     authorizer
-        .decide(event(
-            Kind::RestToken,
-            &token_with_kid("random-again"),
-            "alice-1",
-        ))
+        .decide(&(event(Kind::RestToken, &token_with_kid("random-again"), "alice-1")).to_string())
         .await;
     assert_eq!(jwks.hits(), 3, "the next window allows one more");
 }
@@ -114,7 +113,7 @@ async fn concurrent_misses_share_one_in_flight_fetch() {
         let (authorizer, token) = (Arc::clone(&authorizer), rotated.clone());
         tasks.spawn(async move {
             authorizer
-                .decide(event(Kind::RestToken, &token, "alice-1"))
+                .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
                 .await
                 .outcome
         });
@@ -138,12 +137,12 @@ async fn a_failed_refresh_keeps_the_keys_it_had() {
         jwks.set(broken.clone());
         clock.advance(31);
         let unknown = authorizer
-            .decide(event(Kind::RestToken, &token_with_kid("rsa-2"), "alice-1"))
+            .decide(&(event(Kind::RestToken, &token_with_kid("rsa-2"), "alice-1")).to_string())
             .await;
         assert_eq!(unknown.reason, "unknown_kid", "{broken:?}");
         assert_eq!(
             authorizer
-                .decide(event(Kind::RestToken, &valid, "alice-1"))
+                .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
                 .await
                 .outcome,
             Outcome::Allow,
@@ -159,7 +158,7 @@ async fn issuer_down_at_init_denies_then_recovers_after_the_cooldown() {
     let (authorizer, clock) = build_authorizer(&config(&jwks.url(), &[])).await;
     let valid = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = authorizer
-        .decide(event(Kind::RestToken, &valid, "alice-1"))
+        .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
         .await;
     assert_eq!(
         (decision.outcome, decision.reason),
@@ -167,7 +166,7 @@ async fn issuer_down_at_init_denies_then_recovers_after_the_cooldown() {
     );
     jwks.set(Behavior::Serve(JWKS.into()));
     let decision = authorizer
-        .decide(event(Kind::RestToken, &valid, "alice-1"))
+        .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
         .await;
     assert_eq!(
         decision.reason, "keys_unavailable",
@@ -176,7 +175,7 @@ async fn issuer_down_at_init_denies_then_recovers_after_the_cooldown() {
     clock.advance(31);
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &valid, "alice-1"))
+            .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
@@ -192,7 +191,7 @@ async fn a_hanging_endpoint_is_bounded_by_the_timeout() {
         build_authorizer(&config(&jwks.url(), &[("JWKS_TIMEOUT_MS", "300")])).await;
     let valid = mint(FixtureKey::Rsa, &claims("alice-1"));
     let decision = authorizer
-        .decide(event(Kind::RestToken, &valid, "alice-1"))
+        .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
         .await;
     assert_eq!(decision.reason, "keys_unavailable");
     assert!(
@@ -210,7 +209,7 @@ async fn redirects_are_not_followed_and_big_bodies_are_refused() {
     let valid = mint(FixtureKey::Rsa, &claims("alice-1"));
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &valid, "alice-1"))
+            .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
             .await
             .reason,
         "keys_unavailable"
@@ -223,7 +222,7 @@ async fn redirects_are_not_followed_and_big_bodies_are_refused() {
     let (authorizer, _) = build_authorizer(&config(&big.url(), &[])).await;
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &valid, "alice-1"))
+            .decide(&(event(Kind::RestToken, &valid, "alice-1")).to_string())
             .await
             .reason,
         "keys_unavailable"
@@ -262,7 +261,7 @@ async fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
     let token = mint(FixtureKey::Rsa, &c);
     assert_eq!(
         authorizer
-            .decide(event(Kind::RestToken, &token, "alice-1"))
+            .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
             .await
             .outcome,
         Outcome::Allow
@@ -273,7 +272,7 @@ async fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
     let (mismatched, _) = build_authorizer(&config).await;
     assert_eq!(
         mismatched
-            .decide(event(Kind::RestToken, &token, "alice-1"))
+            .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
             .await
             .reason,
         "keys_unavailable"

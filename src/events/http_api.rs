@@ -2,16 +2,14 @@
 //! the first `identitySource` value (a `Bearer` value is unwrapped, any other taken raw).
 
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::{AuthRequest, EventError, Kind, request};
 use crate::error::TokenError;
 use crate::token::{TokenSource, bearer, from_sources};
 
 /// Translates an HTTP API 2.0 event.
-pub(super) fn translate(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
-    let event = ApiGatewayV2CustomAuthorizerV2Request::deserialize(event)
+pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+    let event = serde_json::from_str::<ApiGatewayV2CustomAuthorizerV2Request>(event)
         .map_err(|_| EventError::Malformed("http_api"))?;
     let from_configured = from_sources(
         sources,
@@ -48,9 +46,9 @@ fn identity_source(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<&str
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn event(headers: Value, identity: Value) -> Value {
+    fn event(headers: Value, identity: Value) -> String {
         json!({
             "version": "2.0",
             "type": "REQUEST",
@@ -60,12 +58,13 @@ mod tests {
             "headers": headers,
             "requestContext": {"requestId": "r-2", "http": {"method": "GET", "path": "/hello/u1"}}
         })
+        .to_string()
     }
 
     #[test]
     fn token_from_header_source() {
         let r = translate(
-            event(
+            &event(
                 json!({"authorization": "Bearer a.b.c"}),
                 json!(["Bearer a.b.c"]),
             ),
@@ -84,11 +83,11 @@ mod tests {
     #[test]
     fn identity_source_is_the_fallback() {
         let sources = [TokenSource::Header("x-none".into())];
-        let r = translate(event(json!({}), json!(["Bearer i.i.i"])), &sources).unwrap();
+        let r = translate(&event(json!({}), json!(["Bearer i.i.i"])), &sources).unwrap();
         assert_eq!(r.token, Ok("i.i.i".into()));
-        let r = translate(event(json!({}), json!(["raw.raw.raw"])), &sources).unwrap();
+        let r = translate(&event(json!({}), json!(["raw.raw.raw"])), &sources).unwrap();
         assert_eq!(r.token, Ok("raw.raw.raw".into()));
-        let r = translate(event(json!({}), json!(null)), &sources).unwrap();
+        let r = translate(&event(json!({}), json!(null)), &sources).unwrap();
         assert_eq!(r.token, Err(TokenError::Missing));
     }
 }

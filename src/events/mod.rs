@@ -6,7 +6,10 @@ mod rest_request;
 mod rest_token;
 mod websocket;
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use thiserror::Error;
 
 use crate::error::TokenError;
@@ -68,9 +71,9 @@ pub enum EventError {
     BadArn,
 }
 
-/// Recognises the kind of `event` and translates it.
-pub fn parse(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
-    match kind_of(&event).ok_or(EventError::Unrecognized)? {
+/// Recognises the kind of `event` (raw JSON) and translates it.
+pub fn parse(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+    match kind_of(event).ok_or(EventError::Unrecognized)? {
         Kind::RestToken => rest_token::translate(event),
         Kind::RestRequest => rest_request::translate(event, sources),
         Kind::WebSocket => websocket::translate(event, sources),
@@ -78,25 +81,45 @@ pub fn parse(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, Event
     }
 }
 
-/// The kind of an event, by shape (SPEC.md "Events in, answers out").
-pub fn kind_of(event: &Value) -> Option<Kind> {
-    let field = |name: &str| event.get(name).and_then(Value::as_str);
-    if field("version") == Some("2.0") && field("routeArn").is_some() {
+/// The fields that tell the kinds apart, borrowed from the event; everything else is
+/// skipped without being built.
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(rename = "type", borrow, default)]
+    type_: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "methodArn", default)]
+    method_arn: Option<IgnoredAny>,
+    #[serde(rename = "routeArn", default)]
+    route_arn: Option<IgnoredAny>,
+    #[serde(rename = "requestContext", borrow, default)]
+    request_context: Option<ShapeContext<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ShapeContext<'a> {
+    #[serde(rename = "eventType", borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+}
+
+/// The kind of an event (raw JSON), by shape (SPEC.md "Events in, answers out").
+pub fn kind_of(event: &str) -> Option<Kind> {
+    if !event.trim_start().starts_with('{') {
+        return None;
+    }
+    let shape: Shape<'_> = serde_json::from_str(event).ok()?;
+    if shape.version.as_deref() == Some("2.0") && shape.route_arn.is_some() {
         return Some(Kind::HttpApi);
     }
-    match field("type")? {
+    match shape.type_.as_deref()? {
         "TOKEN" => Some(Kind::RestToken),
-        "REQUEST" => {
-            let event_type = event
-                .pointer("/requestContext/eventType")
-                .and_then(Value::as_str);
-            match event_type {
-                Some("CONNECT") => Some(Kind::WebSocket),
-                Some(_) => None,
-                None if field("methodArn").is_some() => Some(Kind::RestRequest),
-                None => None,
-            }
-        }
+        "REQUEST" => match shape.request_context.and_then(|c| c.event_type).as_deref() {
+            Some("CONNECT") => Some(Kind::WebSocket),
+            Some(_) => None,
+            None if shape.method_arn.is_some() => Some(Kind::RestRequest),
+            None => None,
+        },
         _ => None,
     }
 }
@@ -123,59 +146,64 @@ fn request(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn kind_of(event: Value) -> Option<Kind> {
+        super::kind_of(&event.to_string())
+    }
 
     #[test]
     fn kinds_are_told_apart_by_shape() {
         assert_eq!(
-            kind_of(&json!({"type": "TOKEN", "methodArn": "a"})),
+            kind_of(json!({"type": "TOKEN", "methodArn": "a"})),
             Some(Kind::RestToken)
         );
         assert_eq!(
-            kind_of(&json!({"type": "REQUEST", "methodArn": "a", "requestContext": {}})),
+            kind_of(json!({"type": "REQUEST", "methodArn": "a", "requestContext": {}})),
             Some(Kind::RestRequest)
         );
         assert_eq!(
             kind_of(
-                &json!({"type": "REQUEST", "methodArn": "a", "requestContext": {"eventType": "CONNECT"}})
+                json!({"type": "REQUEST", "methodArn": "a", "requestContext": {"eventType": "CONNECT"}})
             ),
             Some(Kind::WebSocket)
         );
         assert_eq!(
-            kind_of(&json!({"type": "REQUEST", "version": "2.0", "routeArn": "a"})),
+            kind_of(json!({"type": "REQUEST", "version": "2.0", "routeArn": "a"})),
             Some(Kind::HttpApi)
         );
         assert_eq!(
-            kind_of(&json!({"type": "REQUEST", "version": "1.0", "methodArn": "a"})),
+            kind_of(json!({"type": "REQUEST", "version": "1.0", "methodArn": "a"})),
             Some(Kind::RestRequest)
         );
         for other in [
             json!({}),
             json!([]),
+            json!(["TOKEN"]),
             json!("TOKEN"),
             json!({"type": "token"}),
             json!({"type": "REQUEST"}),
             json!({"type": "REQUEST", "methodArn": "a", "requestContext": {"eventType": "MESSAGE"}}),
             json!({"version": "2.0"}),
         ] {
-            assert_eq!(kind_of(&other), None, "{other}");
+            assert_eq!(kind_of(other.clone()), None, "{other}");
         }
     }
 
     #[test]
     fn unrecognized_and_bad_arn_events_are_errors() {
         assert_eq!(
-            parse(json!({"hello": 1}), &TokenSource::defaults()),
+            parse(r#"{"hello": 1}"#, &TokenSource::defaults()),
             Err(EventError::Unrecognized)
         );
         let bad_arn = json!({"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "arn:aws:s3:::bucket"});
         assert_eq!(
-            parse(bad_arn, &TokenSource::defaults()),
+            parse(&bad_arn.to_string(), &TokenSource::defaults()),
             Err(EventError::BadArn)
         );
         let no_arn = json!({"type": "TOKEN", "authorizationToken": "Bearer x"});
         assert_eq!(
-            parse(no_arn, &TokenSource::defaults()),
+            parse(&no_arn.to_string(), &TokenSource::defaults()),
             Err(EventError::BadArn)
         );
     }

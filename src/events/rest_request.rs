@@ -2,24 +2,22 @@
 //! the token comes from `TOKEN_SOURCES` (headers and query string parameters).
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::{AuthRequest, EventError, Kind, request};
 use crate::token::{TokenSource, from_sources};
 
 /// Translates a REST REQUEST event.
-pub(super) fn translate(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
     translate_as(Kind::RestRequest, event, sources)
 }
 
 /// Translates any event of the REQUEST shape, reporting it as `kind`.
 pub(super) fn translate_as(
     kind: Kind,
-    event: Value,
+    event: &str,
     sources: &[TokenSource],
 ) -> Result<AuthRequest, EventError> {
-    let event = ApiGatewayCustomAuthorizerRequestTypeRequest::deserialize(event)
+    let event = serde_json::from_str::<ApiGatewayCustomAuthorizerRequestTypeRequest>(event)
         .map_err(|_| EventError::Malformed(kind.as_str()))?;
     let token = from_sources(
         sources,
@@ -40,9 +38,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::error::TokenError;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn event(headers: Value, query: Value) -> Value {
+    fn event(headers: Value, query: Value) -> String {
         json!({
             "type": "REQUEST",
             "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/hello/u1",
@@ -50,12 +48,13 @@ mod tests {
             "queryStringParameters": query,
             "requestContext": {"requestId": "req-1"}
         })
+        .to_string()
     }
 
     #[test]
     fn header_names_match_case_insensitively() {
         let r = translate(
-            event(json!({"AUTHORIZATION": "Bearer h.h.h"}), json!(null)),
+            &event(json!({"AUTHORIZATION": "Bearer h.h.h"}), json!(null)),
             &TokenSource::defaults(),
         )
         .unwrap();
@@ -66,7 +65,7 @@ mod tests {
     #[test]
     fn query_source_is_used_when_header_is_absent() {
         let r = translate(
-            event(json!({}), json!({"auth": "q.q.q"})),
+            &event(json!({}), json!({"auth": "q.q.q"})),
             &TokenSource::defaults(),
         )
         .unwrap();
@@ -80,7 +79,7 @@ mod tests {
             TokenSource::Header("authorization".into()),
         ];
         let r = translate(
-            event(
+            &event(
                 json!({"Authorization": "Bearer h.h.h"}),
                 json!({"auth": "q.q.q"}),
             ),
@@ -93,7 +92,7 @@ mod tests {
     #[test]
     fn no_source_present_is_missing() {
         let r = translate(
-            event(json!({"other": "x"}), json!({})),
+            &event(json!({"other": "x"}), json!({})),
             &TokenSource::defaults(),
         )
         .unwrap();

@@ -1,16 +1,14 @@
 //! REST API TOKEN authorizer events: the token is `authorizationToken` (`Bearer …`).
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::{AuthRequest, EventError, Kind, request};
 use crate::error::TokenError;
 use crate::token::bearer;
 
 /// Translates a TOKEN event.
-pub(super) fn translate(event: Value) -> Result<AuthRequest, EventError> {
-    let event = ApiGatewayCustomAuthorizerRequest::deserialize(event)
+pub(super) fn translate(event: &str) -> Result<AuthRequest, EventError> {
+    let event = serde_json::from_str::<ApiGatewayCustomAuthorizerRequest>(event)
         .map_err(|_| EventError::Malformed("TOKEN"))?;
     let token = match event.authorization_token.as_deref() {
         Some(value) => bearer(value).map(str::to_owned),
@@ -23,9 +21,13 @@ pub(super) fn translate(event: Value) -> Result<AuthRequest, EventError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/hello/u1";
+
+    fn translate(event: Value) -> Result<AuthRequest, EventError> {
+        super::translate(&event.to_string())
+    }
 
     #[test]
     fn bearer_token_and_method_arn_are_read() {

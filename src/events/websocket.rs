@@ -2,13 +2,11 @@
 //! `requestContext.eventType = CONNECT`; browsers cannot set headers on a WebSocket, so the
 //! token usually comes from the query string (`?auth=`, the default second source).
 
-use serde_json::Value;
-
 use super::{AuthRequest, EventError, Kind, rest_request};
 use crate::token::TokenSource;
 
 /// Translates a WebSocket `$connect` event.
-pub(super) fn translate(event: Value, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
     rest_request::translate_as(Kind::WebSocket, event, sources)
 }
 
@@ -27,7 +25,7 @@ mod tests {
             "queryStringParameters": {"auth": "w.w.w"},
             "requestContext": {"eventType": "CONNECT", "routeKey": "$connect", "requestId": "r", "connectionId": "c"}
         });
-        let r = translate(event, &TokenSource::defaults()).unwrap();
+        let r = translate(&event.to_string(), &TokenSource::defaults()).unwrap();
         assert_eq!(r.kind, Kind::WebSocket);
         assert_eq!(r.token, Ok("w.w.w".into()));
         assert_eq!(
