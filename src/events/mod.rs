@@ -73,8 +73,9 @@ pub enum EventError {
 
 /// Recognises the kind of `event` (raw JSON) and translates it.
 pub fn parse(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
-    match kind_of(event).ok_or(EventError::Unrecognized)? {
-        Kind::RestToken => rest_token::translate(event),
+    let shape = shape_of(event).ok_or(EventError::Unrecognized)?;
+    match kind(&shape).ok_or(EventError::Unrecognized)? {
+        Kind::RestToken => rest_token::translate(shape),
         Kind::RestRequest => rest_request::translate(event, sources),
         Kind::WebSocket => websocket::translate(event, sources),
         Kind::HttpApi => http_api::translate(event, sources),
@@ -82,15 +83,18 @@ pub fn parse(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventE
 }
 
 /// The fields that tell the kinds apart, borrowed from the event; everything else is
-/// skipped without being built.
+/// skipped without being built. A TOKEN event has nothing more, so it is translated
+/// from this one pass (the token is the bulk of the event; it is scanned once).
 #[derive(Deserialize)]
 struct Shape<'a> {
     #[serde(rename = "type", borrow, default)]
     type_: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     version: Option<Cow<'a, str>>,
-    #[serde(rename = "methodArn", default)]
-    method_arn: Option<IgnoredAny>,
+    #[serde(rename = "methodArn", borrow, default)]
+    method_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "authorizationToken", borrow, default)]
+    authorization_token: Option<Cow<'a, str>>,
     #[serde(rename = "routeArn", default)]
     route_arn: Option<IgnoredAny>,
     #[serde(rename = "requestContext", borrow, default)]
@@ -105,16 +109,27 @@ struct ShapeContext<'a> {
 
 /// The kind of an event (raw JSON), by shape (SPEC.md "Events in, answers out").
 pub fn kind_of(event: &str) -> Option<Kind> {
+    kind(&shape_of(event)?)
+}
+
+fn shape_of(event: &str) -> Option<Shape<'_>> {
     if !event.trim_start().starts_with('{') {
         return None;
     }
-    let shape: Shape<'_> = serde_json::from_str(event).ok()?;
+    serde_json::from_str(event).ok()
+}
+
+fn kind(shape: &Shape<'_>) -> Option<Kind> {
     if shape.version.as_deref() == Some("2.0") && shape.route_arn.is_some() {
         return Some(Kind::HttpApi);
     }
     match shape.type_.as_deref()? {
         "TOKEN" => Some(Kind::RestToken),
-        "REQUEST" => match shape.request_context.and_then(|c| c.event_type).as_deref() {
+        "REQUEST" => match shape
+            .request_context
+            .as_ref()
+            .and_then(|c| c.event_type.as_deref())
+        {
             Some("CONNECT") => Some(Kind::WebSocket),
             Some(_) => None,
             None if shape.method_arn.is_some() => Some(Kind::RestRequest),

@@ -1,20 +1,23 @@
 //! REST API TOKEN authorizer events: the token is `authorizationToken` (`Bearer …`).
+//! The event has no other field worth reading, so it is translated from the one
+//! borrowed pass that recognised its kind (see `Shape` in `events/mod.rs`).
 
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
-
-use super::{AuthRequest, EventError, Kind, request};
+use super::{AuthRequest, EventError, Kind, Shape, request};
 use crate::error::TokenError;
 use crate::token::bearer;
 
 /// Translates a TOKEN event.
-pub(super) fn translate(event: &str) -> Result<AuthRequest, EventError> {
-    let event = serde_json::from_str::<ApiGatewayCustomAuthorizerRequest>(event)
-        .map_err(|_| EventError::Malformed("TOKEN"))?;
-    let token = match event.authorization_token.as_deref() {
+pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest, EventError> {
+    let token = match shape.authorization_token.as_deref() {
         Some(value) => bearer(value).map(str::to_owned),
         None => Err(TokenError::Missing),
     };
-    request(Kind::RestToken, event.method_arn, token, None)
+    request(
+        Kind::RestToken,
+        shape.method_arn.map(|arn| arn.into_owned()),
+        token,
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -26,7 +29,7 @@ mod tests {
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/hello/u1";
 
     fn translate(event: Value) -> Result<AuthRequest, EventError> {
-        super::translate(&event.to_string())
+        super::super::parse(&event.to_string(), &crate::token::TokenSource::defaults())
     }
 
     #[test]
@@ -55,8 +58,8 @@ mod tests {
     }
 
     #[test]
-    fn wrong_field_types_are_malformed() {
+    fn wrong_field_types_are_unrecognized() {
         let r = translate(json!({"type": "TOKEN", "authorizationToken": 5, "methodArn": ARN}));
-        assert_eq!(r, Err(EventError::Malformed("TOKEN")));
+        assert_eq!(r, Err(EventError::Unrecognized));
     }
 }
