@@ -217,6 +217,10 @@ fn corpus() -> Vec<(&'static str, String)> {
         ("five parts", format!("{valid}.a.b")),
         ("empty signature", format!("{}.{}.", parts[0], parts[1])),
         (
+            "whitespace inside the token",
+            format!("{}.{} .{}", parts[0], parts[1], parts[2]),
+        ),
+        (
             "non-base64 signature",
             format!("{}.{}.***", parts[0], parts[1]),
         ),
