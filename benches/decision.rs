@@ -26,7 +26,7 @@ fn setup() -> (Authorizer, tokio::runtime::Runtime, String) {
     ]
     .into();
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
-    let authorizer = Authorizer::new(&config, Arc::new(ManualClock::new(NOW))).unwrap();
+    let authorizer = Authorizer::new(&config, Arc::new(ManualClock::new(NOW)), None).unwrap();
     for store in authorizer.verifier().key_stores() {
         store.load_document(JWKS.as_bytes()).unwrap();
     }

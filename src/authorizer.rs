@@ -11,7 +11,8 @@ use crate::clock::Clock;
 use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
 use crate::error::UpstreamError;
 use crate::events::{self, AuthRequest, Kind};
-use crate::keys::JwksClient;
+use crate::keys::{JwksClient, KeyTable, TierDeps};
+use crate::metrics::{Counters, Tier};
 use crate::policy::{self, Answer, policy_document, wildcard_match};
 use crate::verify::{Verification, Verifier};
 
@@ -78,22 +79,45 @@ pub struct Decision {
     pub issuer: Option<String>,
     /// API Gateway's request id, when the event has one.
     pub api_request_id: Option<String>,
+    /// The tier that provided the key, when one was looked up.
+    pub key_tier: Option<Tier>,
 }
 
 /// Everything a decision needs, built once at Lambda init.
 pub struct Authorizer {
     verifier: Verifier,
     decision: DecisionConfig,
+    counters: Arc<Counters>,
+    metrics: crate::config::MetricsSettings,
 }
 
 impl Authorizer {
-    /// Builds the verifier and its key stores; call [`Authorizer::warm_up`] before serving.
-    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, UpstreamError> {
-        let client = Arc::new(JwksClient::new(config.jwks.timeout)?);
+    /// Builds the verifier and its key stores over `table` (the DynamoDB tier, when
+    /// `KEYS_TABLE_NAME` is set); call [`Authorizer::warm_up`] before serving.
+    pub fn new(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        table: Option<KeyTable>,
+    ) -> Result<Self, UpstreamError> {
+        let counters = Arc::new(Counters::default());
+        let deps = TierDeps {
+            client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
+            table: table.map(Arc::new),
+            settings: config.keys.clone(),
+            clock,
+            counters: Arc::clone(&counters),
+        };
         Ok(Self {
-            verifier: Verifier::new(config, client, clock),
+            verifier: Verifier::new(config, &deps),
             decision: config.decision.clone(),
+            counters,
+            metrics: config.metrics.clone(),
         })
+    }
+
+    /// The operational counters (for tests and benchmarks).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Loads every issuer's keys (during Lambda init).
@@ -121,8 +145,20 @@ impl Authorizer {
             iss = decision.issuer.as_deref(),
             request_id = lambda_request_id,
             api_request_id = decision.api_request_id.as_deref(),
+            key_tier = decision.key_tier.map(Tier::as_str),
             "decision"
         );
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let emf = self.counters.take_emf(
+            &self.metrics.namespace,
+            &self.metrics.function_name,
+            decision.outcome.as_str(),
+            decision.key_tier,
+            now_ms,
+        );
+        println!("{emf}");
         decision.answer
     }
 
@@ -144,6 +180,7 @@ impl Authorizer {
                     kid: None,
                     issuer: None,
                     api_request_id: None,
+                    key_tier: None,
                 };
             }
         };
@@ -152,6 +189,7 @@ impl Authorizer {
             Err(error) => Verification {
                 issuer: None,
                 kid: None,
+                tier: None,
                 result: Err(error.clone()),
             },
         };
@@ -172,6 +210,7 @@ impl Authorizer {
             kid: verification.kid,
             issuer: verification.issuer,
             api_request_id: request.request_id,
+            key_tier: verification.tier,
         }
     }
 

@@ -23,10 +23,21 @@ pub struct Config {
     pub issuers: Vec<IssuerConfig>,
     /// Leeway for `exp`/`nbf`/`iat` (`CLOCK_SKEW_SECONDS`, default 0, at most 300).
     pub clock_skew_seconds: u64,
-    /// How JWKS endpoints are fetched.
-    pub jwks: JwksSettings,
+    /// How keys are fetched and cached.
+    pub keys: KeySettings,
     /// How a verified token becomes an answer.
     pub decision: DecisionConfig,
+    /// Where the per-invocation metrics go.
+    pub metrics: MetricsSettings,
+}
+
+/// CloudWatch Embedded Metric Format settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `METRICS_NAMESPACE` (default `JwtAuthorizer`).
+    pub namespace: String,
+    /// The `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME` (default `authorizer`).
+    pub function_name: String,
 }
 
 /// One accepted issuer.
@@ -90,13 +101,62 @@ impl TokenUse {
     }
 }
 
-/// JWKS fetch bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JwksSettings {
+/// How keys are fetched and cached: the JWKS bounds and the DynamoDB tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySettings {
     /// Whole-request bound of one fetch, body included (`JWKS_TIMEOUT_MS`, default 1500).
-    pub timeout: Duration,
+    pub jwks_timeout: Duration,
     /// At most one fetch per issuer per window on unknown kids (`JWKS_COOLDOWN_SECONDS`, 30).
     pub cooldown_seconds: u64,
+    /// The DynamoDB table of the key tier (`KEYS_TABLE_NAME`); `None`: memory, then JWKS.
+    pub table_name: Option<String>,
+    /// Lifetime written into an item's `expires_at` (`KEYS_TTL_SECONDS`, 15 days).
+    pub ttl_seconds: u64,
+    /// How long a container trusts its in-memory keys before re-reading the table
+    /// (`KEYS_MEMORY_SECONDS`, 900).
+    pub memory_seconds: u64,
+    /// How long past `expires_at` keys may still serve while the issuer is unreachable
+    /// (`KEYS_MAX_STALE_SECONDS`, 7 days).
+    pub max_stale_seconds: u64,
+}
+
+/// What the refresher needs: the JWKS issuers and the table, not audiences or decisions.
+#[derive(Debug, Clone)]
+pub struct RefresherConfig {
+    /// Every configured issuer (secret issuers have nothing to refresh).
+    pub issuers: Vec<IssuerConfig>,
+    /// Fetch bounds and the table; `table_name` is always `Some`.
+    pub keys: KeySettings,
+}
+
+impl RefresherConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`. `KEYS_TABLE_NAME` is required; `JWT_AUDIENCE` is not.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let keys = key_settings(&env)?;
+        if keys.table_name.is_none() {
+            return Err(ConfigError::new(
+                "KEYS_TABLE_NAME",
+                "required: the refresher writes the keys there",
+            ));
+        }
+        Ok(Self {
+            issuers: issuers(&env, Audience::Optional)?,
+            keys,
+        })
+    }
+}
+
+/// Whether an issuer must name its audiences (the authorizer) or not (the refresher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Required,
+    Optional,
 }
 
 /// What a REST or WebSocket caller gets for an absent or invalid token (`DENY_MODE`).
@@ -154,31 +214,65 @@ impl Config {
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let issuers = match env.get("JWT_ISSUERS") {
-            Some(json) => {
-                if let Some(other) = SINGLE_ISSUER_VARIABLES
-                    .iter()
-                    .find(|v| env.get(v).is_some())
-                {
-                    return Err(ConfigError::new(
-                        "JWT_ISSUERS",
-                        format!("cannot be combined with {other}; put every issuer in JWT_ISSUERS"),
-                    ));
-                }
-                multi_issuers(&json, &env)?
-            }
-            None => vec![single_issuer(&env)?],
-        };
         Ok(Self {
-            issuers,
+            issuers: issuers(&env, Audience::Required)?,
             clock_skew_seconds: env.number("CLOCK_SKEW_SECONDS", 0, 0..=MAX_CLOCK_SKEW_SECONDS)?,
-            jwks: JwksSettings {
-                timeout: Duration::from_millis(env.number("JWKS_TIMEOUT_MS", 1500, 50..=10_000)?),
-                cooldown_seconds: env.number("JWKS_COOLDOWN_SECONDS", 30, 0..=86_400)?,
-            },
+            keys: key_settings(&env)?,
             decision: decision(&env)?,
+            metrics: MetricsSettings {
+                namespace: env
+                    .get("METRICS_NAMESPACE")
+                    .unwrap_or_else(|| "JwtAuthorizer".to_owned()),
+                function_name: env
+                    .get("AWS_LAMBDA_FUNCTION_NAME")
+                    .unwrap_or_else(|| "authorizer".to_owned()),
+            },
         })
     }
+}
+
+fn issuers(env: &Env<'_>, audience: Audience) -> Result<Vec<IssuerConfig>, ConfigError> {
+    match env.get("JWT_ISSUERS") {
+        Some(json) => {
+            if let Some(other) = SINGLE_ISSUER_VARIABLES
+                .iter()
+                .find(|v| env.get(v).is_some())
+            {
+                return Err(ConfigError::new(
+                    "JWT_ISSUERS",
+                    format!("cannot be combined with {other}; put every issuer in JWT_ISSUERS"),
+                ));
+            }
+            multi_issuers(&json, env, audience)
+        }
+        None => Ok(vec![single_issuer(env, audience)?]),
+    }
+}
+
+fn key_settings(env: &Env<'_>) -> Result<KeySettings, ConfigError> {
+    let table_name = env.get("KEYS_TABLE_NAME");
+    if let Some(name) = &table_name {
+        let valid = (3..=255).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            return Err(ConfigError::new(
+                "KEYS_TABLE_NAME",
+                format!(
+                    "expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got {name:?}"
+                ),
+            ));
+        }
+    }
+    Ok(KeySettings {
+        jwks_timeout: Duration::from_millis(env.number("JWKS_TIMEOUT_MS", 1500, 50..=10_000)?),
+        cooldown_seconds: env.number("JWKS_COOLDOWN_SECONDS", 30, 0..=86_400)?,
+        table_name,
+        ttl_seconds: env.number("KEYS_TTL_SECONDS", 1_296_000, 60..=31_536_000)?,
+        memory_seconds: env.number("KEYS_MEMORY_SECONDS", 900, 0..=86_400)?,
+        max_stale_seconds: env.number("KEYS_MAX_STALE_SECONDS", 604_800, 0..=2_592_000)?,
+    })
 }
 
 /// The environment seen through a lookup function; empty values read as unset.
@@ -276,7 +370,7 @@ impl Origin {
     }
 }
 
-fn single_issuer(env: &Env<'_>) -> Result<IssuerConfig, ConfigError> {
+fn single_issuer(env: &Env<'_>, audience: Audience) -> Result<IssuerConfig, ConfigError> {
     let fields = IssuerFields {
         issuer: env.get("JWT_ISSUER"),
         cognito_user_pool_id: env.get("COGNITO_USER_POOL_ID"),
@@ -290,10 +384,14 @@ fn single_issuer(env: &Env<'_>) -> Result<IssuerConfig, ConfigError> {
         hs256_secret_env: None,
         hs256_secret: env.get("JWT_HS256_SECRET"),
     };
-    issuer(fields, &Origin::Single)
+    issuer(fields, &Origin::Single, audience)
 }
 
-fn multi_issuers(json: &str, env: &Env<'_>) -> Result<Vec<IssuerConfig>, ConfigError> {
+fn multi_issuers(
+    json: &str,
+    env: &Env<'_>,
+    audience: Audience,
+) -> Result<Vec<IssuerConfig>, ConfigError> {
     let entries: Vec<IssuerFields> = serde_json::from_str(json).map_err(|e| {
         ConfigError::new(
             "JWT_ISSUERS",
@@ -315,7 +413,7 @@ fn multi_issuers(json: &str, env: &Env<'_>) -> Result<Vec<IssuerConfig>, ConfigE
             })?;
             fields.hs256_secret = Some(secret);
         }
-        let config = issuer(fields, &origin)?;
+        let config = issuer(fields, &origin, audience)?;
         if issuers.iter().any(|other| other.issuer == config.issuer) {
             return Err(ConfigError::new(
                 origin.var("", "issuer"),
@@ -327,7 +425,11 @@ fn multi_issuers(json: &str, env: &Env<'_>) -> Result<Vec<IssuerConfig>, ConfigE
     Ok(issuers)
 }
 
-fn issuer(fields: IssuerFields, origin: &Origin) -> Result<IssuerConfig, ConfigError> {
+fn issuer(
+    fields: IssuerFields,
+    origin: &Origin,
+    audience_rule: Audience,
+) -> Result<IssuerConfig, ConfigError> {
     let pool_var = origin.var("COGNITO_USER_POOL_ID", "cognito_user_pool_id");
     let issuer_var = origin.var("JWT_ISSUER", "issuer");
     let jwks_var = origin.var("JWKS_URL", "jwks_url");
@@ -361,7 +463,7 @@ fn issuer(fields: IssuerFields, origin: &Origin) -> Result<IssuerConfig, ConfigE
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .collect();
-    if audience.is_empty() {
+    if audience.is_empty() && audience_rule == Audience::Required {
         let var = origin.var("JWT_AUDIENCE", "audience");
         return Err(ConfigError::new(
             var,
@@ -635,8 +737,12 @@ mod tests {
         assert_eq!(issuer.token_use, Some(TokenUse::Access));
         assert_eq!(issuer.algorithms, vec![Algorithm::RS256]);
         assert_eq!(config.clock_skew_seconds, 0);
-        assert_eq!(config.jwks.timeout, Duration::from_millis(1500));
-        assert_eq!(config.jwks.cooldown_seconds, 30);
+        assert_eq!(config.keys.jwks_timeout, Duration::from_millis(1500));
+        assert_eq!(config.keys.cooldown_seconds, 30);
+        assert_eq!(config.keys.table_name, None);
+        assert_eq!(config.keys.ttl_seconds, 1_296_000);
+        assert_eq!(config.keys.memory_seconds, 900);
+        assert_eq!(config.keys.max_stale_seconds, 604_800);
         assert_eq!(config.decision.deny_mode, DenyMode::Unauthorized);
         assert_eq!(config.decision.http_api_response, HttpApiResponse::Simple);
         assert_eq!(config.decision.principal_claim, "sub");
@@ -831,6 +937,59 @@ mod tests {
             let vars = [COGNITO[0], COGNITO[1], (var, value)];
             assert_eq!(error_variable(&vars), var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn key_tier_variables_are_read_and_checked() {
+        let vars = [
+            COGNITO[0],
+            COGNITO[1],
+            ("KEYS_TABLE_NAME", "jwt-keys"),
+            ("KEYS_TTL_SECONDS", "3600"),
+            ("KEYS_MEMORY_SECONDS", "60"),
+            ("KEYS_MAX_STALE_SECONDS", "0"),
+        ];
+        let keys = load(&vars).unwrap().keys;
+        assert_eq!(
+            (
+                keys.table_name.as_deref(),
+                keys.ttl_seconds,
+                keys.memory_seconds,
+                keys.max_stale_seconds
+            ),
+            (Some("jwt-keys"), 3600, 60, 0)
+        );
+        for (var, value) in [
+            ("KEYS_TABLE_NAME", "a b"),
+            ("KEYS_TABLE_NAME", "ab"),
+            ("KEYS_TTL_SECONDS", "10"),
+            ("KEYS_MEMORY_SECONDS", "x"),
+            ("KEYS_MAX_STALE_SECONDS", "99999999"),
+        ] {
+            let vars = [COGNITO[0], COGNITO[1], (var, value)];
+            assert_eq!(error_variable(&vars), var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn refresher_needs_the_table_but_not_the_audience() {
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let config = RefresherConfig::from_lookup(lookup(&[
+            ("COGNITO_USER_POOL_ID", "us-east-1_X1"),
+            ("KEYS_TABLE_NAME", "keys"),
+        ]))
+        .unwrap();
+        assert_eq!(config.issuers.len(), 1);
+        assert!(config.issuers[0].audience.is_empty());
+        let err = RefresherConfig::from_lookup(lookup(&[("COGNITO_USER_POOL_ID", "us-east-1_X1")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "KEYS_TABLE_NAME");
     }
 
     #[test]

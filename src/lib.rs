@@ -5,8 +5,9 @@
 //! 1. [`events`] recognises the API Gateway kind (REST TOKEN, REST REQUEST, WebSocket
 //!    `$connect`, HTTP API 2.0) and finds the token ([`token`]);
 //! 2. [`verify`] checks it in the order security needs, taking the issuer's key from the
-//!    tiers in [`keys`] (memory, then the JWKS endpoint);
-//! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], and logs once.
+//!    tiers in [`keys`] (memory, then the DynamoDB item, then the JWKS endpoint);
+//! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], logs once, and
+//!    writes the invocation's [`metrics`].
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
 
@@ -18,7 +19,9 @@ pub mod events;
 pub mod jwk;
 pub mod keys;
 pub mod logging;
+pub mod metrics;
 pub mod policy;
+pub mod refresh;
 pub mod token;
 pub mod verify;
 

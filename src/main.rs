@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use jwt_authorizer::keys::KeyTable;
 use jwt_authorizer::{Authorizer, Config, SystemClock, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -16,7 +17,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
-    let authorizer = Authorizer::new(&config, Arc::new(SystemClock))?;
+    let table = match &config.keys.table_name {
+        Some(name) => Some(KeyTable::from_env(name).await),
+        None => None,
+    };
+    let authorizer = Authorizer::new(&config, Arc::new(SystemClock), table)?;
     authorizer.warm_up().await;
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(

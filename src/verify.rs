@@ -15,7 +15,8 @@ use crate::clock::Clock;
 use crate::config::{Config, IssuerConfig, KeySourceConfig, TokenUse};
 use crate::error::{ClaimsError, KeyError, TokenError};
 use crate::jwk::Algorithm;
-use crate::keys::{IssuerKeys, JwksClient};
+use crate::keys::{IssuerKeys, TierDeps};
+use crate::metrics::Tier;
 use crate::token::MAX_TOKEN_BYTES;
 
 /// Longest `kid` worth looking up (and logging); longer ones are unknown by definition.
@@ -164,6 +165,8 @@ pub struct Verification {
     pub issuer: Option<String>,
     /// The header `kid`, if any (bounded length).
     pub kid: Option<String>,
+    /// The tier that provided the key, when one was looked up.
+    pub tier: Option<Tier>,
     /// The claims of a valid token, or why it is invalid.
     pub result: Result<Map<String, Value>, TokenError>,
 }
@@ -177,7 +180,7 @@ pub struct Verifier {
 
 impl Verifier {
     /// Builds the key stores (no network yet; see [`Verifier::warm_up`]).
-    pub fn new(config: &Config, jwks: Arc<JwksClient>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: &Config, deps: &TierDeps) -> Self {
         let issuers = config
             .issuers
             .iter()
@@ -186,22 +189,16 @@ impl Verifier {
                     KeySourceConfig::Secret(secret) => {
                         IssuerKeySource::Secret(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)))
                     }
-                    KeySourceConfig::Jwks(location) => {
-                        IssuerKeySource::Jwks(Box::new(IssuerKeys::new(
-                            issuer,
-                            location.clone(),
-                            Arc::clone(&jwks),
-                            config.jwks.cooldown_seconds,
-                            Arc::clone(&clock),
-                        )))
-                    }
+                    KeySourceConfig::Jwks(location) => IssuerKeySource::Jwks(Box::new(
+                        IssuerKeys::new(issuer, location.clone(), deps.clone()),
+                    )),
                 },
                 config: issuer.clone(),
             })
             .collect();
         Self {
             issuers,
-            clock,
+            clock: Arc::clone(&deps.clock),
             skew: config.clock_skew_seconds,
         }
     }
@@ -229,22 +226,21 @@ impl Verifier {
         let mut verification = Verification {
             issuer: None,
             kid: None,
+            tier: None,
             result: Err(TokenError::Malformed),
         };
-        verification.result = self
-            .verify_into(token, &mut verification.issuer, &mut verification.kid)
-            .await;
+        verification.result = self.verify_into(token, &mut verification).await;
         verification
     }
 
+    /// The verification steps; fills in what may be logged as it learns it.
     async fn verify_into(
         &self,
         token: &str,
-        issuer_out: &mut Option<String>,
-        kid_out: &mut Option<String>,
+        seen: &mut Verification,
     ) -> Result<Map<String, Value>, TokenError> {
         let decoded = decode(token)?;
-        *kid_out = decoded
+        seen.kid = decoded
             .kid
             .as_ref()
             .map(|k| k.chars().take(MAX_KID_LEN).collect());
@@ -258,7 +254,7 @@ impl Verifier {
             .iter()
             .find(|i| i.config.issuer == iss)
             .ok_or(TokenError::UnknownIssuer)?;
-        *issuer_out = Some(issuer.config.issuer.clone());
+        seen.issuer = Some(issuer.config.issuer.clone());
         let alg = decoded
             .alg
             .parse::<Algorithm>()
@@ -276,8 +272,10 @@ impl Verifier {
                 if kid.len() > MAX_KID_LEN {
                     return Err(KeyError::UnknownKid.into());
                 }
-                let set = keys.key_set_with(kid).await?;
-                let key = set
+                let (snapshot, tier) = keys.key_set_with(kid).await?;
+                seen.tier = Some(tier);
+                let key = snapshot
+                    .keys
                     .get(kid)
                     .ok_or(KeyError::UnknownKid)?
                     .for_alg(alg)

@@ -106,7 +106,7 @@ pub fn config(jwks_url: &str, vars: &[(&str, &str)]) -> Config {
 /// An authorizer on `config` with the clock at [`NOW`], keys warmed up.
 pub async fn build_authorizer(config: &Config) -> (Authorizer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(NOW));
-    let authorizer = Authorizer::new(config, clock.clone()).expect("authorizer");
+    let authorizer = Authorizer::new(config, clock.clone(), None).expect("authorizer");
     authorizer.warm_up().await;
     (authorizer, clock)
 }

@@ -1,0 +1,192 @@
+//! Operational metrics as CloudWatch Embedded Metric Format: counters gathered while the
+//! container works (including Lambda init) and written as one EMF line per invocation,
+//! so an operator can graph decisions, which key tier served, fetches and table errors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value, json};
+
+/// Counters shared by the key tiers; taken (and reset) once per invocation.
+#[derive(Debug, Default)]
+pub struct Counters {
+    jwks_fetches: AtomicU64,
+    jwks_errors: AtomicU64,
+    table_reads: AtomicU64,
+    table_errors: AtomicU64,
+    table_writes: AtomicU64,
+    stale_keys_served: AtomicU64,
+}
+
+/// One counter of [`Counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// A JWKS (or discovery) request was made.
+    JwksFetches,
+    /// A JWKS request failed or returned an unusable document.
+    JwksErrors,
+    /// A GetItem on the keys table was made.
+    TableReads,
+    /// A table call failed (timeout, throttling, unreachable…).
+    TableErrors,
+    /// A PutItem on the keys table stored a newer key set.
+    TableWrites,
+    /// A decision used keys past their `expires_at` because fresher ones were unreachable.
+    StaleKeysServed,
+}
+
+/// Which tier provided the key of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Already in the container's memory.
+    Memory,
+    /// Loaded from the DynamoDB item during this lookup.
+    Table,
+    /// Fetched from the issuer's JWKS endpoint during this lookup.
+    Jwks,
+}
+
+impl Tier {
+    /// Short stable name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Table => "dynamodb",
+            Self::Jwks => "jwks",
+        }
+    }
+}
+
+impl Counters {
+    /// Adds one to `counter`.
+    pub fn add(&self, counter: Counter) {
+        self.slot(counter).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current value of `counter` (for tests and benchmarks).
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.slot(counter).load(Ordering::Relaxed)
+    }
+
+    fn slot(&self, counter: Counter) -> &AtomicU64 {
+        match counter {
+            Counter::JwksFetches => &self.jwks_fetches,
+            Counter::JwksErrors => &self.jwks_errors,
+            Counter::TableReads => &self.table_reads,
+            Counter::TableErrors => &self.table_errors,
+            Counter::TableWrites => &self.table_writes,
+            Counter::StaleKeysServed => &self.stale_keys_served,
+        }
+    }
+
+    /// The EMF document of one invocation: the decision's outcome and key tier, and every
+    /// counter since the previous one (which are reset).
+    pub fn take_emf(
+        &self,
+        namespace: &str,
+        function: &str,
+        outcome: &str,
+        tier: Option<Tier>,
+        now_ms: u128,
+    ) -> Value {
+        let counters = [
+            ("JwksFetches", Counter::JwksFetches),
+            ("JwksErrors", Counter::JwksErrors),
+            ("TableReads", Counter::TableReads),
+            ("TableErrors", Counter::TableErrors),
+            ("TableWrites", Counter::TableWrites),
+            ("StaleKeysServed", Counter::StaleKeysServed),
+        ];
+        let mut values = Map::new();
+        for (name, value) in [
+            ("Allow", outcome == "allow"),
+            ("Deny", outcome == "deny"),
+            ("Unauthorized", outcome == "unauthorized"),
+        ] {
+            values.insert(name.into(), u64::from(value).into());
+        }
+        for (name, t) in [
+            ("KeysFromMemory", Tier::Memory),
+            ("KeysFromTable", Tier::Table),
+            ("KeysFromJwks", Tier::Jwks),
+        ] {
+            values.insert(name.into(), u64::from(tier == Some(t)).into());
+        }
+        for (name, counter) in counters {
+            values.insert(
+                name.into(),
+                self.slot(counter).swap(0, Ordering::Relaxed).into(),
+            );
+        }
+        let definitions: Vec<Value> = values
+            .keys()
+            .map(|name| json!({"Name": name, "Unit": "Count"}))
+            .collect();
+        let mut document = Map::new();
+        document.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [["FunctionName"]], "Metrics": definitions}]
+            }),
+        );
+        document.insert("FunctionName".into(), function.into());
+        document.extend(values);
+        Value::Object(document)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn emf_document_counts_and_resets() {
+        let counters = Counters::default();
+        counters.add(Counter::JwksFetches);
+        counters.add(Counter::TableErrors);
+        counters.add(Counter::TableErrors);
+        let emf = counters.take_emf(
+            "JwtAuthorizer",
+            "authorizer",
+            "allow",
+            Some(Tier::Jwks),
+            1_700_000_000_000,
+        );
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "JwtAuthorizer"
+        );
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"]])
+        );
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(12)
+        );
+        assert_eq!(
+            (
+                emf["Allow"].as_u64(),
+                emf["Deny"].as_u64(),
+                emf["KeysFromJwks"].as_u64()
+            ),
+            (Some(1), Some(0), Some(1))
+        );
+        assert_eq!(
+            (emf["JwksFetches"].as_u64(), emf["TableErrors"].as_u64()),
+            (Some(1), Some(2))
+        );
+        let next = counters.take_emf("JwtAuthorizer", "authorizer", "unauthorized", None, 0);
+        assert_eq!(
+            (
+                next["JwksFetches"].as_u64(),
+                next["TableErrors"].as_u64(),
+                next["KeysFromMemory"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0))
+        );
+    }
+}
