@@ -169,3 +169,162 @@ fn bad_configuration_fails_init_with_one_line_naming_the_variable() {
     assert_eq!(lines.len(), 1, "{text}");
     assert!(lines[0].contains("JWT_AUDIENCE"), "{text}");
 }
+
+/// Runs `binary` under the Runtime API host with `env` (plus AWS settings for moto), sends
+/// `event`, and returns the answer and everything the process logged.
+fn run_once(binary: &str, env: &[(&str, String)], event: &Value) -> (Result<Value, Value>, String) {
+    let runtime = RuntimeApi::start();
+    let mut child = runtime.spawn(Path::new(binary), env);
+    let answer = runtime.invoke(event);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (answer, logs)
+}
+
+fn json_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+#[test]
+fn cold_starts_fill_then_use_the_table_and_the_refresher_keeps_it_warm() {
+    let moto = Moto::start();
+    let cognito = moto.cognito();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sdk = common::dynamo::sdk(&moto.endpoint).await;
+        common::dynamo::create_table(&sdk, "jwt-keys").await;
+    });
+    let alice = &cognito["users"][0];
+    let (token, sub) = (
+        alice["access_token"].as_str().unwrap(),
+        alice["sub"].as_str().unwrap(),
+    );
+    let aws = |extra: &[(&'static str, String)]| {
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("KEYS_TABLE_NAME", "jwt-keys".to_owned()),
+            (
+                "COGNITO_USER_POOL_ID",
+                cognito["pool_id"].as_str().unwrap().to_owned(),
+            ),
+            ("JWKS_URL", cognito["jwks_url"].as_str().unwrap().to_owned()),
+        ];
+        env.extend_from_slice(extra);
+        env
+    };
+    let authorizer_env = aws(&[
+        (
+            "JWT_AUDIENCE",
+            cognito["client_id"].as_str().unwrap().to_owned(),
+        ),
+        ("POLICY_RESOURCES", "GET/hello/{sub}".to_owned()),
+    ]);
+    let request = event(Kind::RestToken, token, sub);
+
+    // First cold start: the table is empty, the keys come from the JWKS and are written through.
+    let (answer, logs) = run_once(env!("CARGO_BIN_EXE_authorizer"), &authorizer_env, &request);
+    assert!(
+        allowed_resources(&answer.unwrap())
+            .iter()
+            .any(|r| r.ends_with(sub))
+    );
+    let lines = json_lines(&logs);
+    let loaded = lines
+        .iter()
+        .find(|l| l["message"] == "keys loaded")
+        .expect("keys loaded line");
+    assert_eq!(
+        (loaded["tier"].as_str(), loaded["reason"].as_str()),
+        (Some("jwks"), Some("cold_start")),
+        "{logs}"
+    );
+    let emf = lines
+        .iter()
+        .find(|l| l.get("_aws").is_some())
+        .expect("EMF line");
+    assert_eq!(
+        (
+            emf["JwksFetches"].as_u64(),
+            emf["TableWrites"].as_u64(),
+            emf["Allow"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{emf}"
+    );
+
+    // Second cold start: served from the table, no JWKS request.
+    let (answer, logs) = run_once(env!("CARGO_BIN_EXE_authorizer"), &authorizer_env, &request);
+    assert!(
+        allowed_resources(&answer.unwrap())
+            .iter()
+            .any(|r| r.ends_with(sub))
+    );
+    let lines = json_lines(&logs);
+    let loaded = lines
+        .iter()
+        .find(|l| l["message"] == "keys loaded")
+        .expect("keys loaded line");
+    assert_eq!(loaded["tier"], "dynamodb", "{logs}");
+    let emf = lines
+        .iter()
+        .find(|l| l.get("_aws").is_some())
+        .expect("EMF line");
+    assert_eq!(
+        (
+            emf["JwksFetches"].as_u64(),
+            emf["TableReads"].as_u64(),
+            emf["KeysFromMemory"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1)),
+        "{emf}"
+    );
+
+    // The refresher, on its scheduled event, re-stores the keys (a second later, so its
+    // fetch is strictly newer than the write-through: equal `fetched_at` is not replaced).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/events/refresher-schedule.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let refresher = Path::new(env!("CARGO_BIN_EXE_authorizer")).with_file_name("refresher");
+    assert!(
+        refresher.exists(),
+        "build the workspace first (cargo test --workspace builds it)"
+    );
+    let refresher = refresher.to_str().unwrap();
+    let (answer, logs) = run_once(refresher, &aws(&[]), &schedule);
+    let summary = answer.unwrap_or_else(|e| panic!("refresher failed: {e}\n{logs}"));
+    let url = cognito["jwks_url"].as_str().unwrap();
+    assert_eq!(
+        summary["refreshed"][url]["kids"],
+        json!(["dummy"]),
+        "{summary}"
+    );
+    assert_eq!(summary["refreshed"][url]["changed"], false);
+    assert_eq!(summary["refreshed"][url]["written"], true);
+
+    // A refresher that cannot reach the issuer fails the invocation.
+    let broken = aws(&[
+        ("JWKS_URL", "http://127.0.0.1:9/jwks.json".to_owned()),
+        ("JWKS_TIMEOUT_MS", "300".to_owned()),
+    ]);
+    let (answer, _) = run_once(refresher, &broken, &schedule);
+    let error = answer.expect_err("a failed refresh fails the invocation");
+    assert_eq!(error["errorType"], "RefreshFailed", "{error}");
+}

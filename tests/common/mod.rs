@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod dynamo;
 pub mod http;
 pub mod jwks_server;
 pub mod moto;

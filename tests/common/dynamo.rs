@@ -1,0 +1,123 @@
+//! DynamoDB for tests: the real AWS SDK against moto_server on 127.0.0.1 (started by the
+//! test), a keys table created like the SAM template's, raw item reads, and a "dead"
+//! endpoint that accepts connections and never answers.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+
+/// SDK settings for `endpoint` with dummy credentials (no environment involved).
+pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// Creates the keys table: `PK` (S) partition key, on-demand, TTL on `expires_at`.
+pub async fn create_table(sdk: &aws_config::SdkConfig, name: &str) {
+    let client = Client::new(sdk);
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("PK")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("PK")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+}
+
+/// The item of `jwks_url` exactly as stored, if any.
+pub async fn raw_item(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    jwks_url: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    Client::new(sdk)
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(format!("JWKS#{jwks_url}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
+
+/// A string attribute of an item.
+pub fn s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item[name].as_s().unwrap()
+}
+
+/// A number attribute of an item.
+pub fn n(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item[name].as_n().unwrap().parse().unwrap()
+}
+
+/// An endpoint that accepts TCP connections and never answers; stops when dropped.
+pub struct DeadEndpoint {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl DeadEndpoint {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                held.push(stream);
+            }
+        });
+        Self { url, stop }
+    }
+}
+
+impl Drop for DeadEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
