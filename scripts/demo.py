@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Drives the local demo (started by scripts/demo.sh, which provides moto_server).
 
-Creates a Cognito user pool, app client and users alice and bob in moto, starts the
-authorizer under `cargo lambda watch`, invokes it with the files in events/ for every
-API Gateway kind, and prints what each caller gets. Exits 1 if any answer is not the
-expected one, so the demo doubles as a smoke test.
+Creates a Cognito user pool, app client and users alice and bob, and the keys table, in
+moto; runs the Lambdas under `cargo lambda watch`; then shows:
+
+1. every API Gateway kind (the files in events/): Allow for alice's own /hello/{id}, no
+   access to bob's, a denial for a forged token; this first cold start fetched the JWKS
+   and wrote it through to the table;
+2. a second cold start, served from the table with no JWKS request;
+3. the refresher on its scheduled event.
+
+Exits 1 if anything is not as expected, so the demo doubles as a smoke test.
 """
 import argparse
 import base64
@@ -20,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TABLE = "jwt-keys"
+INVOKE_TIMEOUT = 180  # seconds; the first invoke may wait for a build
 KINDS = [
     ("REST TOKEN", "rest-token.json"),
     ("REST REQUEST", "rest-request.json"),
@@ -34,6 +42,51 @@ def cognito(moto: str) -> dict:
          "--username", "alice", "--other-username", "bob"],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+def create_table(moto: str) -> None:
+    import boto3  # installed by scripts/demo.sh (requirements.txt)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
+    dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+
+def stored_item(moto: str, jwks_url: str) -> dict | None:
+    import boto3
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": f"JWKS#{jwks_url}"}}).get("Item")
+
+
+class Watch:
+    """`cargo lambda watch` serving the workspace's Lambdas: each start is a fresh cold start."""
+
+    def __init__(self, port: int, env_file: Path, log: Path, package: str = "jwt-authorizer"):
+        self.port, self.log_path = port, log
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(
+            ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+             "--env-file", str(env_file), "--package", package],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(port)
+
+    def lines(self) -> list[dict]:
+        out = []
+        for line in self.log_path.read_text().splitlines():
+            line = line[line.find("{"):] if "{" in line else ""
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=10)
+        self.log.close()
 
 
 def forge(token: str, other: str) -> str:
@@ -52,14 +105,14 @@ def wait_for_port(port: int, seconds: float = 60) -> None:
     raise SystemExit(f"demo: cargo lambda watch did not listen on {port}")
 
 
-def invoke(port: int, event: dict, workdir: Path) -> tuple[bool, object]:
+def invoke(port: int, event: dict, workdir: Path, function: str = "authorizer") -> tuple[bool, object]:
     """(ok, answer JSON) or (False, error text)."""
     path = workdir / "event.json"
     path.write_text(json.dumps(event))
     out = subprocess.run(
-        ["cargo", "lambda", "invoke", "authorizer", "--invoke-address", "127.0.0.1",
+        ["cargo", "lambda", "invoke", function, "--invoke-address", "127.0.0.1",
          "--invoke-port", str(port), "--data-file", str(path), "--output-format", "json"],
-        capture_output=True, text=True, cwd=ROOT)
+        capture_output=True, text=True, cwd=ROOT, timeout=INVOKE_TIMEOUT)
     if out.returncode == 0:
         return True, json.loads(out.stdout)
     return False, (out.stderr.strip().splitlines() or ["error"])[0]
@@ -109,22 +162,25 @@ def main() -> int:
     print(f"   alice sub={alice['sub']}  bob sub={bob['sub']}")
 
     workdir = Path(tempfile.mkdtemp(prefix="authorizer-demo-"))
-    env_file = workdir / "authorizer.env"
+    create_table(args.moto)
+    print(f"== keys table {TABLE} (PK, TTL on expires_at) in moto's DynamoDB")
+    env_file = workdir / "lambda.env"
     env_file.write_text("\n".join([
         f"COGNITO_USER_POOL_ID={pool['pool_id']}",
         f"JWKS_URL={pool['jwks_url']}",
         f"JWT_AUDIENCE={pool['client_id']}",
         "POLICY_RESOURCES=GET/hello/{sub},$connect",
+        f"KEYS_TABLE_NAME={TABLE}",
+        f"AWS_ENDPOINT_URL={args.moto}",
+        "AWS_REGION=us-east-1",
+        "AWS_ACCESS_KEY_ID=testing",
+        "AWS_SECRET_ACCESS_KEY=testing",
     ]) + "\n")
-    print("== cargo lambda watch (the authorizer, Lambda Runtime API emulator on 127.0.0.1)")
-    log = open(workdir / "watch.log", "w")
-    watch = subprocess.Popen(
-        ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(args.port),
-         "--env-file", str(env_file), "--bin", "authorizer"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    failures = 0
+    failures = []
+
+    print("== cold start 1: cargo lambda watch (Lambda Runtime API emulator on 127.0.0.1)")
+    watch = Watch(args.port, env_file, workdir / "watch-1.log")
     try:
-        wait_for_port(args.port)
         forged = forge(alice["access_token"], bob["access_token"])
         print()
         print(f"{'API Gateway kind':<20} {'alice -> own /hello':<22} {'alice -> bob /hello':<26} {'forged token':<26}")
@@ -143,22 +199,55 @@ def main() -> int:
             print(f"{label:<20} {results[0]:<22} {results[1]:<26} {results[2]:<26}")
             expected_bad = "403 (isAuthorized: false)" if label == "HTTP API 2.0" else "401 Unauthorized"
             if not results[0].startswith("200") or results[1].startswith("200") or results[2] != expected_bad:
-                failures += 1
+                failures.append(label)
         print()
-        decisions = [json.loads(l) for l in (workdir / "watch.log").read_text().splitlines()
-                     if l.startswith("{") and '"decision"' in l]
-        print(f"== {len(decisions)} decisions logged as JSON, e.g.:")
-        if decisions:
-            print("   " + json.dumps(decisions[-1]))
+        lines = watch.lines()
     finally:
-        os.killpg(watch.pid, signal.SIGTERM)
-        watch.wait(timeout=10)
-        log.close()
+        watch.stop()
+    decisions = [l for l in lines if l.get("message") == "decision"]
+    print(f"   {len(decisions)} decisions logged as JSON, e.g.:")
+    if decisions:
+        print("   " + json.dumps(decisions[-1]))
+    loaded = [l for l in lines if l.get("message") == "keys loaded"]
+    item = stored_item(args.moto, pool["jwks_url"])
+    print(f"   keys loaded from: {', '.join(l.get('tier', '?') for l in loaded) or 'nothing'}"
+          f"; table item written: {'yes, fetched_at=' + item['fetched_at']['N'] if item else 'no'}")
+    if not loaded or loaded[0].get("tier") != "jwks" or not item:
+        failures.append("cold start 1 should load from the JWKS and write the table")
+
+    print("== cold start 2: a new container")
+    watch = Watch(args.port, env_file, workdir / "watch-2.log")
+    try:
+        own = event(KINDS[0][1], alice["access_token"], alice["sub"])
+        second = verdict(*invoke(args.port, own, workdir), own["methodArn"])
+        lines = watch.lines()
+    finally:
+        watch.stop()
+    loaded = [l for l in lines if l.get("message") == "keys loaded"]
+    emf = next((l for l in lines if "_aws" in l), {})
+    print(f"   REST TOKEN: {second}; keys loaded from: {', '.join(l.get('tier', '?') for l in loaded)}"
+          f"; JWKS requests: {emf.get('JwksFetches')}, table reads: {emf.get('TableReads')}")
+    print("   its metrics line (CloudWatch EMF): " + json.dumps({k: v for k, v in emf.items() if k != "_aws"}))
+    if not second.startswith("200") or not loaded or loaded[0].get("tier") != "dynamodb" or emf.get("JwksFetches") != 0:
+        failures.append("cold start 2 should be served from the table with no JWKS request")
+
+    print("== the refresher, on its scheduled event (events/refresher-schedule.json)")
+    watch = Watch(args.port, env_file, workdir / "watch-3.log", package="refresher")
+    try:
+        time.sleep(1)  # a strictly newer fetched_at than the write-through
+        ok, summary = invoke(args.port, json.loads((ROOT / "events/refresher-schedule.json").read_text()), workdir, "refresher")
+    finally:
+        watch.stop()
+    print("   " + (json.dumps(summary) if ok else f"failed: {summary}"))
+    if not ok or not summary.get("refreshed"):
+        failures.append("the refresher should store the keys")
+
     if failures:
-        print(f"demo: {failures} kind(s) answered unexpectedly; log: {workdir / 'watch.log'}", file=sys.stderr)
+        print("demo: unexpected: " + "; ".join(failures) + f" (logs in {workdir})", file=sys.stderr)
         return 1
     shutil.rmtree(workdir, ignore_errors=True)
-    print("== demo OK: every kind allowed alice's own path, refused bob's, and rejected the forged token")
+    print("== demo OK: every kind allowed alice's own path, refused bob's and the forged token;"
+          " the second cold start used the table; the refresher stored the keys")
     return 0
 
 
