@@ -7,6 +7,8 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::error::ConfigError;
+
 /// The runtime's duplicate log line for handler errors (see the module docs).
 const HANDLER_ERRORS_OFF: &str = "lambda_runtime::layers::panic=off";
 
@@ -27,4 +29,16 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .try_init();
+}
+
+/// The configuration, or (at Lambda init) one ERROR line naming the variable and exit 1,
+/// so the function never serves with a bad configuration.
+pub fn config_or_exit<T>(result: Result<T, ConfigError>) -> T {
+    match result {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(variable = %error.variable, "invalid configuration: {error}");
+            std::process::exit(1)
+        }
+    }
 }

@@ -10,13 +10,7 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(variable = %error.variable, "invalid configuration: {error}");
-            std::process::exit(1);
-        }
-    };
+    let config = logging::config_or_exit(Config::from_env());
     let table = match &config.keys.table_name {
         Some(name) => Some(KeyTable::from_env(name).await),
         None => None,

@@ -84,17 +84,12 @@ async fn rest_policy_carries_every_template_principal_and_context() {
 #[tokio::test]
 async fn default_policy_is_the_whole_stage() {
     let jwks = server();
-    let map: std::collections::HashMap<&str, &str> =
-        [("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)].into();
     let url = jwks.url();
-    let config = jwt_authorizer::Config::from_lookup(|n| {
-        if n == "JWKS_URL" {
-            Some(url.clone())
-        } else {
-            map.get(n).map(|v| (*v).to_owned())
-        }
-    })
-    .unwrap();
+    let config = config_only(&[
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("JWKS_URL", &url),
+    ]);
     let (authorizer, _) = build_authorizer(&config).await;
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
     let answer = as_json(
@@ -294,15 +289,12 @@ async fn ps256_verifies_with_an_rsa_key_without_alg() {
 #[tokio::test]
 async fn hs256_secret_issuer_verifies_without_jwks() {
     let secret = "0123456789abcdef0123456789abcdef";
-    let map: std::collections::HashMap<&str, &str> = [
+    let config = config_only(&[
         ("JWT_ISSUER", ISSUER),
         ("JWT_AUDIENCE", AUDIENCE),
         ("JWT_HS256_SECRET", secret),
         ("POLICY_RESOURCES", "GET/hello/{sub}"),
-    ]
-    .into();
-    let config =
-        jwt_authorizer::Config::from_lookup(|n| map.get(n).map(|v| (*v).to_owned())).unwrap();
+    ]);
     let (authorizer, _) = build_authorizer(&config).await;
     let header = json!({"alg": "HS256", "typ": "JWT"});
     let good = jwt_authorizer::testkit::mint_hs256(secret.as_bytes(), &header, &claims("alice-1"));
@@ -337,12 +329,10 @@ async fn multi_issuer_picks_the_issuer_by_iss() {
         {"issuer": ISSUER, "jwks_url": jwks_a.url(), "audience": [AUDIENCE]},
         {"issuer": "https://other.test", "jwks_url": jwks_b.url(), "audience": ["other-client"]}
     ]);
-    let map: std::collections::HashMap<&str, String> = [
-        ("JWT_ISSUERS", issuers.to_string()),
-        ("POLICY_RESOURCES", "GET/hello/{sub}".into()),
-    ]
-    .into();
-    let config = jwt_authorizer::Config::from_lookup(|n| map.get(n).cloned()).unwrap();
+    let config = config_only(&[
+        ("JWT_ISSUERS", &issuers.to_string()),
+        ("POLICY_RESOURCES", "GET/hello/{sub}"),
+    ]);
     let (authorizer, _) = build_authorizer(&config).await;
 
     let mut other = claims("bob-2");

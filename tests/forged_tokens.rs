@@ -399,14 +399,11 @@ async fn cognito_token_use_and_client_id_are_enforced() {
     let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
     let pool = "us-east-1_TestPool1";
     let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}");
-    let url = jwks.url();
-    let vars: std::collections::HashMap<&str, String> = [
-        ("COGNITO_USER_POOL_ID", pool.to_owned()),
-        ("JWT_AUDIENCE", "app-client".to_owned()),
-        ("JWKS_URL", url),
-    ]
-    .into();
-    let config = jwt_authorizer::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
+    let config = config_only(&[
+        ("COGNITO_USER_POOL_ID", pool),
+        ("JWT_AUDIENCE", "app-client"),
+        ("JWKS_URL", &jwks.url()),
+    ]);
     let (authorizer, _) = build_authorizer(&config).await;
     let access = |token_use: &str, client_id: &str| {
         mint(

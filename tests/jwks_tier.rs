@@ -248,13 +248,11 @@ async fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
     });
     let issuer = oidc.url("");
     *advertised.lock().unwrap() = issuer.clone();
-    let vars: std::collections::HashMap<&str, String> = [
-        ("JWT_ISSUER", issuer.clone()),
-        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
-        ("POLICY_RESOURCES", "GET/hello/{sub}".into()),
-    ]
-    .into();
-    let config = jwt_authorizer::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
+    let config = config_only(&[
+        ("JWT_ISSUER", &issuer),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("POLICY_RESOURCES", "GET/hello/{sub}"),
+    ]);
     let (authorizer, _) = build_authorizer(&config).await;
     let mut c = claims("alice-1");
     c["iss"] = json!(issuer);

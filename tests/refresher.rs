@@ -40,6 +40,19 @@ fn refresher(
     Refresher::new(&config, KeyTable::new(sdk, TABLE), clock).unwrap()
 }
 
+/// moto with the keys table, a JWKS endpoint serving `behavior`, and a clock at NOW.
+async fn setup(behavior: Behavior) -> (Moto, aws_config::SdkConfig, JwksServer, Arc<ManualClock>) {
+    let moto = Moto::start();
+    let sdk = sdk(&moto.endpoint).await;
+    create_table(&sdk, TABLE).await;
+    (
+        moto,
+        sdk,
+        JwksServer::start(behavior),
+        Arc::new(ManualClock::new(NOW)),
+    )
+}
+
 fn single(url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("JWT_ISSUER", "https://issuer.test".into()),
@@ -50,11 +63,7 @@ fn single(url: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn refresh_stores_the_keys_and_reports_changes() {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
-    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
-    let clock = Arc::new(ManualClock::new(NOW));
+    let (_moto, sdk, jwks, clock) = setup(Behavior::Serve(JWKS.into())).await;
     let r = refresher(&sdk, &single(&jwks.url()), clock.clone());
 
     let first = serde_json::to_value(r.run().await).unwrap();
@@ -97,11 +106,7 @@ async fn refresh_stores_the_keys_and_reports_changes() {
 
 #[tokio::test]
 async fn every_failed_fetch_leaves_the_item_byte_for_byte_unchanged() {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
-    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
-    let clock = Arc::new(ManualClock::new(NOW));
+    let (_moto, sdk, jwks, clock) = setup(Behavior::Serve(JWKS.into())).await;
     let r = refresher(&sdk, &single(&jwks.url()), clock.clone());
     assert!(r.run().await.failed.is_empty());
     let before = raw_item(&sdk, TABLE, &jwks.url()).await.unwrap();

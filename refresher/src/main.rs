@@ -16,13 +16,7 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let config = match RefresherConfig::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(variable = %error.variable, "invalid configuration: {error}");
-            std::process::exit(1);
-        }
-    };
+    let config = logging::config_or_exit(RefresherConfig::from_env());
     let table_name = config.keys.table_name.clone().unwrap_or_default();
     let refresher = Refresher::new(
         &config,

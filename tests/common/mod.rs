@@ -104,6 +104,15 @@ pub fn config(jwks_url: &str, vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| map.get(name).cloned()).expect("test config")
 }
 
+/// A config from exactly `vars` (no test defaults).
+pub fn config_only(vars: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(|name| map.get(name).cloned()).expect("test config")
+}
+
 /// An authorizer on `config` with the clock at [`NOW`], keys warmed up.
 pub async fn build_authorizer(config: &Config) -> (Authorizer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(NOW));
