@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit tests, integration tests
-# (loopback JWKS servers, moto_server's Cognito and the built binary under a Lambda
-# Runtime API host), and each benchmark once in quick mode so it cannot rot.
+# (loopback JWKS servers, moto_server's Cognito and DynamoDB, the built binaries under a
+# Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, and the
+# SAM template checks (cfn-lint, sam validate --lint, tests/template_test.py).
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
 # .venv/); later runs reuse it and target/. Usage: scripts/test.sh
@@ -20,3 +21,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== cargo test (unit, integration, end-to-end, benches in quick mode)"
 cargo test --workspace --all-targets
+
+echo "== template.yaml: cfn-lint, sam validate --lint, checks against the code"
+export SAM_CLI_TELEMETRY=0
+cfn-lint template.yaml
+sam validate --lint --region us-east-1 2>&1 | grep -v -i "update available\|To download" || true
+sam validate --lint --region us-east-1 >/dev/null 2>&1
+python -m unittest tests/template_test.py
