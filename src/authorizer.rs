@@ -81,6 +81,8 @@ pub struct Decision {
     pub api_request_id: Option<String>,
     /// The tier that provided the key, when one was looked up.
     pub key_tier: Option<Tier>,
+    /// Whether the token was a cache hit (verified before, still valid).
+    pub cached: bool,
 }
 
 /// Everything a decision needs, built once at Lambda init.
@@ -146,6 +148,7 @@ impl Authorizer {
             request_id = lambda_request_id,
             api_request_id = decision.api_request_id.as_deref(),
             key_tier = decision.key_tier.map(Tier::as_str),
+            cached = decision.cached,
             "decision"
         );
         let now_ms = std::time::SystemTime::now()
@@ -181,6 +184,7 @@ impl Authorizer {
                     issuer: None,
                     api_request_id: None,
                     key_tier: None,
+                    cached: false,
                 };
             }
         };
@@ -190,6 +194,7 @@ impl Authorizer {
                 issuer: None,
                 kid: None,
                 tier: None,
+                cached: false,
                 result: Err(error.clone()),
             },
         };
@@ -211,6 +216,7 @@ impl Authorizer {
             issuer: verification.issuer,
             api_request_id: request.request_id,
             key_tier: verification.tier,
+            cached: verification.cached,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub decision: DecisionConfig,
     /// Where the per-invocation metrics go.
     pub metrics: MetricsSettings,
+    /// How many verified tokens to remember (`TOKEN_CACHE_SIZE`, default 1024; 0 disables).
+    pub token_cache_size: usize,
 }
 
 /// CloudWatch Embedded Metric Format settings.
@@ -227,6 +229,8 @@ impl Config {
                     .get("AWS_LAMBDA_FUNCTION_NAME")
                     .unwrap_or_else(|| "authorizer".to_owned()),
             },
+            token_cache_size: usize::try_from(env.number("TOKEN_CACHE_SIZE", 1024, 0..=65_536)?)
+                .unwrap_or(1024),
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod policy;
 pub mod refresh;
 pub mod token;
+pub mod token_cache;
 pub mod verify;
 
 #[cfg(any(test, feature = "testkit"))]

@@ -15,9 +15,10 @@ use crate::clock::Clock;
 use crate::config::{Config, IssuerConfig, KeySourceConfig, TokenUse};
 use crate::error::{ClaimsError, KeyError, TokenError};
 use crate::jwk::Algorithm;
-use crate::keys::{IssuerKeys, TierDeps};
+use crate::keys::{IssuerKeys, Snapshot, TierDeps};
 use crate::metrics::Tier;
 use crate::token::MAX_TOKEN_BYTES;
+use crate::token_cache::{TokenCache, Verified};
 
 /// Longest `kid` worth looking up (and logging); longer ones are unknown by definition.
 const MAX_KID_LEN: usize = 256;
@@ -167,8 +168,10 @@ pub struct Verification {
     pub kid: Option<String>,
     /// The tier that provided the key, when one was looked up.
     pub tier: Option<Tier>,
+    /// Whether the token was found in the cache of verified tokens.
+    pub cached: bool,
     /// The claims of a valid token, or why it is invalid.
-    pub result: Result<Map<String, Value>, TokenError>,
+    pub result: Result<Arc<Map<String, Value>>, TokenError>,
 }
 
 /// Verifies tokens against every configured issuer.
@@ -176,6 +179,7 @@ pub struct Verifier {
     issuers: Vec<Issuer>,
     clock: Arc<dyn Clock>,
     skew: u64,
+    cache: TokenCache,
 }
 
 impl Verifier {
@@ -200,6 +204,7 @@ impl Verifier {
             issuers,
             clock: Arc::clone(&deps.clock),
             skew: config.clock_skew_seconds,
+            cache: TokenCache::new(config.token_cache_size),
         }
     }
 
@@ -221,16 +226,60 @@ impl Verifier {
         })
     }
 
-    /// Verifies `token` completely. Never panics; every failure is a [`TokenError`].
+    /// Verifies `token` completely, or finds it in the cache of verified tokens. Never
+    /// panics; every failure is a [`TokenError`].
     pub async fn verify(&self, token: &str) -> Verification {
-        let mut verification = Verification {
+        let mut seen = Verification {
             issuer: None,
             kid: None,
             tier: None,
-            result: Err(TokenError::Malformed),
+            cached: false,
+            result: Err(TokenError::TooLarge),
         };
-        verification.result = self.verify_into(token, &mut verification).await;
-        verification
+        if token.len() > MAX_TOKEN_BYTES {
+            return seen;
+        }
+        let hash = TokenCache::hash(token);
+        if let Some(hit) = self.cached(&hash) {
+            return hit;
+        }
+        seen.result = match self.verify_into(token, &mut seen).await {
+            Ok(verified) => {
+                let claims = Arc::clone(&verified.claims);
+                self.cache
+                    .insert(hash, verified, self.clock.now(), self.skew);
+                Ok(claims)
+            }
+            Err(error) => Err(error),
+        };
+        seen
+    }
+
+    /// A cached verification, if the token was verified before, has not expired, and its
+    /// issuer still holds the same key set, fresh enough to serve from memory (so the
+    /// cache never skips a table re-read or a refresh the uncached path would make).
+    fn cached(&self, hash: &crate::token_cache::TokenHash) -> Option<Verification> {
+        let now = self.clock.now();
+        let hit = self.cache.get(hash, now, self.skew)?;
+        let issuer = self.issuers.get(hit.issuer)?;
+        if let IssuerKeySource::Jwks(keys) = &issuer.keys {
+            let current = keys.fresh(now)?;
+            let same = hit
+                .keys
+                .as_ref()
+                .and_then(std::sync::Weak::upgrade)
+                .is_some_and(|k| Arc::ptr_eq(&k, &current));
+            if !same {
+                return None;
+            }
+        }
+        Some(Verification {
+            issuer: Some(issuer.config.issuer.clone()),
+            kid: hit.kid,
+            tier: matches!(issuer.keys, IssuerKeySource::Jwks(_)).then_some(Tier::Memory),
+            cached: true,
+            result: Ok(hit.claims),
+        })
     }
 
     /// The verification steps; fills in what may be logged as it learns it.
@@ -238,7 +287,7 @@ impl Verifier {
         &self,
         token: &str,
         seen: &mut Verification,
-    ) -> Result<Map<String, Value>, TokenError> {
+    ) -> Result<Verified, TokenError> {
         let decoded = decode(token)?;
         seen.kid = decoded
             .kid
@@ -249,11 +298,12 @@ impl Verifier {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or(TokenError::UnknownIssuer)?;
-        let issuer = self
+        let index = self
             .issuers
             .iter()
-            .find(|i| i.config.issuer == iss)
+            .position(|i| i.config.issuer == iss)
             .ok_or(TokenError::UnknownIssuer)?;
+        let issuer = self.issuers.get(index).ok_or(TokenError::UnknownIssuer)?;
         seen.issuer = Some(issuer.config.issuer.clone());
         let alg = decoded
             .alg
@@ -262,6 +312,7 @@ impl Verifier {
             .filter(|alg| issuer.config.algorithms.contains(alg))
             .ok_or(TokenError::AlgorithmNotAllowed)?;
         let message = decoded.signing_input.as_bytes();
+        let mut snapshot: Option<Arc<Snapshot>> = None;
         match &issuer.keys {
             IssuerKeySource::Secret(key) => {
                 hmac::verify(key, message, &decoded.signature)
@@ -272,9 +323,9 @@ impl Verifier {
                 if kid.len() > MAX_KID_LEN {
                     return Err(KeyError::UnknownKid.into());
                 }
-                let (snapshot, tier) = keys.key_set_with(kid).await?;
+                let (keys, tier) = keys.key_set_with(kid).await?;
                 seen.tier = Some(tier);
-                let key = snapshot
+                let key = keys
                     .keys
                     .get(kid)
                     .ok_or(KeyError::UnknownKid)?
@@ -282,10 +333,22 @@ impl Verifier {
                     .ok_or(KeyError::KeyMismatch)?;
                 key.verify_sig(message, &decoded.signature)
                     .map_err(|_| TokenError::BadSignature)?;
+                snapshot = Some(keys);
             }
         }
         check_claims(&decoded.claims, &issuer.config, self.clock.now(), self.skew)?;
-        Ok(decoded.claims)
+        let exp = decoded
+            .claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or(ClaimsError::MissingExp)?;
+        Ok(Verified {
+            claims: Arc::new(decoded.claims),
+            exp,
+            issuer: index,
+            kid: seen.kid.clone(),
+            keys: snapshot.as_ref().map(Arc::downgrade),
+        })
     }
 }
 

@@ -126,6 +126,16 @@ impl IssuerKeys {
         self.memory.get()
     }
 
+    /// The keys in memory if they may serve at `now` without consulting the tiers below
+    /// (live, and read from the table less than `KEYS_MEMORY_SECONDS` ago).
+    pub fn fresh(&self, now: u64) -> Option<Arc<Snapshot>> {
+        if now < self.fresh_until.load(Ordering::Acquire) {
+            self.memory.get()
+        } else {
+            None
+        }
+    }
+
     /// Puts the keys of a JWKS document in memory as if just fetched (key material that
     /// arrives another way, e.g. a benchmark fixture).
     pub fn load_document(&self, document: &[u8]) -> Result<(), UpstreamError> {
