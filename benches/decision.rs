@@ -1,13 +1,15 @@
-//! A whole warm REST TOKEN decision (event JSON in → answer JSON out, key in memory) next
-//! to a bare aws-lc-rs signature verification of the same token; prints their ratio.
-//! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floor).
+//! The warm decision, per algorithm (RS256, ES256): a whole REST TOKEN decision (event
+//! JSON in → answer JSON out, key in memory) over 256 distinct tokens with the token cache
+//! off; the same for one repeated token with the cache on; and a bare aws-lc-rs signature
+//! check of the same token with the same parsed key. Prints the ratios.
+//! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
@@ -16,13 +18,16 @@ use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
 
 const NOW: u64 = 1_800_000_000;
+const SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
 
-fn setup() -> (Authorizer, tokio::runtime::Runtime, String) {
+fn authorizer(cache: &str) -> Authorizer {
     let vars: HashMap<&str, &str> = [
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "test-client"),
         ("JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
+        ("JWT_ALGORITHMS", "RS256,ES256"),
         ("POLICY_RESOURCES", "GET/hello/{sub}"),
+        ("TOKEN_CACHE_SIZE", cache),
     ]
     .into();
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
@@ -30,88 +35,125 @@ fn setup() -> (Authorizer, tokio::runtime::Runtime, String) {
     for store in authorizer.verifier().key_stores() {
         store.load_document(JWKS.as_bytes()).unwrap();
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let claims = json!({
-        "iss": "https://issuer.test", "sub": "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f", "aud": "test-client",
-        "token_use": "access", "scope": "aws.cognito.signin.user.admin", "auth_time": NOW - 60,
-        "iat": NOW - 60, "exp": NOW + 3600, "jti": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "username": "alice",
-    });
-    (authorizer, runtime, mint(FixtureKey::Rsa, &claims))
+    authorizer
 }
 
-fn event_bytes(token: &str) -> Vec<u8> {
-    let arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
+/// A Cognito-like access token (as in the peer harness), distinct per `n`.
+fn token(key: FixtureKey, n: usize) -> String {
+    mint(
+        key,
+        &json!({
+            "iss": "https://issuer.test", "sub": SUB, "aud": "test-client", "token_use": "access",
+            "scope": "aws.cognito.signin.user.admin", "auth_time": NOW - 60, "iat": NOW - 60,
+            "exp": NOW + 3600, "jti": format!("0f1e2d3c-4b5a-6978-8796-{n:012}"), "username": "alice",
+        }),
+    )
+}
+
+fn event(token: &str) -> String {
+    let arn = format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/{SUB}");
     json!({"type": "TOKEN", "authorizationToken": format!("Bearer {token}"), "methodArn": arn})
         .to_string()
-        .into_bytes()
+}
+
+fn parsed_key(key: FixtureKey) -> ParsedPublicKey {
+    let jwks: Value = serde_json::from_str(JWKS).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == key.kid())
+        .unwrap();
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match key.alg() {
+        "RS256" => {
+            let (n, e) = (field("n"), field("e"));
+            RsaPublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+            .unwrap()
+        }
+        _ => {
+            let mut point = vec![4u8];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+        }
+    }
+}
+
+fn decide(runtime: &tokio::runtime::Runtime, authorizer: &Authorizer, event: &str) -> Vec<u8> {
+    let answer = runtime
+        .block_on(authorizer.decide(black_box(event)))
+        .answer
+        .unwrap();
+    serde_json::to_vec(&answer).unwrap()
 }
 
 fn bench(c: &mut Criterion) {
-    let (authorizer, runtime, token) = setup();
-    let event = event_bytes(&token);
-    let mut group = c.benchmark_group("rs256");
-    group.bench_function("warm_token_decision", |b| {
-        b.iter(|| {
-            let event = std::str::from_utf8(black_box(&event)).unwrap();
-            let answer = runtime.block_on(authorizer.decide(event)).answer.unwrap();
-            black_box(serde_json::to_vec(&answer).unwrap())
-        })
-    });
-
-    let jwk: Value = serde_json::from_str::<Value>(JWKS).unwrap()["keys"][0].clone();
-    let decode = |field: &str| {
-        URL_SAFE_NO_PAD
-            .decode(jwk[field].as_str().unwrap())
-            .unwrap()
-    };
-    let (n, e) = (decode("n"), decode("e"));
-    let key = RsaPublicKeyComponents {
-        n: n.as_slice(),
-        e: e.as_slice(),
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (uncached, cached) = (authorizer("0"), authorizer("1024"));
+    for (name, key) in [("rs256", FixtureKey::Rsa), ("es256", FixtureKey::Ec256)] {
+        let events: Vec<String> = (0..256).map(|n| event(&token(key, n))).collect();
+        let mut group = c.benchmark_group(name);
+        let mut i = 0;
+        group.bench_function("warm_decision", |b| {
+            b.iter(|| {
+                i = (i + 1) % events.len();
+                black_box(decide(&runtime, &uncached, &events[i]))
+            })
+        });
+        let repeated = &events[0];
+        decide(&runtime, &cached, repeated);
+        group.bench_function("repeated_token_decision", |b| {
+            b.iter(|| black_box(decide(&runtime, &cached, repeated)))
+        });
+        let parsed = parsed_key(key);
+        let one = token(key, 0);
+        let (input, sig) = one.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        group.bench_function("bare_signature_verify", |b| {
+            b.iter(|| {
+                parsed
+                    .verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                    .unwrap()
+            })
+        });
+        group.finish();
     }
-    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-    .unwrap();
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
-    group.bench_function("bare_signature_verify", |b| {
-        b.iter(|| {
-            key.verify_sig(black_box(input.as_bytes()), black_box(&sig))
-                .unwrap()
-        })
-    });
-    group.finish();
 }
 
 /// Mean time of one benchmark from criterion's own record, in ns.
 fn mean_ns(group: &str, name: &str) -> Option<f64> {
-    let path = format!(
-        "{}/criterion/{group}/{name}/new/estimates.json",
-        target_dir()
-    );
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
+    let path = format!("{target}/criterion/{group}/{name}/new/estimates.json");
     let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     estimates["mean"]["point_estimate"].as_f64()
-}
-
-fn target_dir() -> String {
-    std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")))
 }
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     bench(&mut criterion);
     criterion.final_summary();
-    let benchmarking = std::env::args().any(|a| a == "--bench");
-    if let (true, Some(decision), Some(bare)) = (
-        benchmarking,
-        mean_ns("rs256", "warm_token_decision"),
-        mean_ns("rs256", "bare_signature_verify"),
-    ) {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    for group in ["rs256", "es256"] {
+        let (Some(warm), Some(repeated), Some(bare)) = (
+            mean_ns(group, "warm_decision"),
+            mean_ns(group, "repeated_token_decision"),
+            mean_ns(group, "bare_signature_verify"),
+        ) else {
+            continue;
+        };
         println!(
-            "warm TOKEN decision {decision:.0} ns, bare aws-lc-rs verify {bare:.0} ns: ratio {:.3}",
-            decision / bare
+            "{group}: warm decision {warm:.0} ns = {:.3} x bare verify ({bare:.0} ns); repeated token {repeated:.0} ns",
+            warm / bare
         );
     }
 }
