@@ -44,17 +44,22 @@ if "bootstrap_bytes" in size:
         "<= 10 MB", size["bootstrap_bytes"] <= 10e6)
 elif size:
     row("arm64 bootstrap", size.get("skipped", "?"))
+# The peers the target names (issue: aws-jwt-verify, jose, PyJWT, python-jose, jsonwebtoken);
+# the harness's extras (a hand-written aws-lc-rs verifier, joserfc) are shown but not judged.
+NAMED = ("node-aws-jwt-verify", "node-jose", "python-pyjwt", "python-jose", "rust-jsonwebtoken-aws-lc-rs",
+         "rust-jsonwebtoken-rust-crypto")
 for alg, summary in peers.items():
     ours = next((r for r in summary if r["peer"] == "jwt-authorizer"), None)
-    others = [r for r in summary if r["peer"] not in ("jwt-authorizer", "openssl-speed") and r.get("median_ns")]
+    others = [r for r in summary if r["peer"] in NAMED and r.get("median_ns")]
     if ours and ours.get("median_ns"):
         best = min(others, key=lambda r: r["median_ns"]) if others else None
         ahead = best is None or ours["median_ns"] < best["median_ns"]
         row(f"peers {alg}: jwt-authorizer", f"{ours['median_ns']:,.0f} ns = {ours['x_openssl']:.2f}x floor; "
-            f"fastest other: {best['peer']} {best['median_ns']:,.0f} ns" if best else "", "ahead of every peer", ahead)
+            f"fastest named peer: {best['peer']} {best['median_ns']:,.0f} ns" if best else "", "ahead of every named peer", ahead)
         for r in sorted(summary, key=lambda r: r.get("median_ns") or 1e18):
             if r.get("median_ns") and r["peer"] != "jwt-authorizer":
-                row(f"  {r['peer']}", f"{r['median_ns']:,.0f} ns = {r['x_openssl']:.2f}x floor")
+                extra = "" if r["peer"] in NAMED or r["peer"] == "openssl-speed" else "  (harness extra, not judged)"
+                row(f"  {r['peer']}", f"{r['median_ns']:,.0f} ns = {r['x_openssl']:.2f}x floor = {r['median_ns'] / ours['median_ns']:.2f}x ours{extra}")
 
 width = [max(len(r[i]) for r in rows + [("measure", "value", "target", "")]) for i in range(4)]
 print(f"{'measure':<{width[0]}}  {'value':<{width[1]}}  {'target':<{width[2]}}  verdict")

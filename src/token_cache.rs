@@ -47,6 +47,11 @@ impl TokenCache {
         }
     }
 
+    /// Whether the cache keeps anything (capacity above 0).
+    pub fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// The key of `token`.
     pub fn hash(token: &str) -> TokenHash {
         let mut out = [0u8; 32];

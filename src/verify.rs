@@ -239,15 +239,17 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return seen;
         }
-        let hash = TokenCache::hash(token);
-        if let Some(hit) = self.cached(&hash) {
+        let hash = self.cache.is_enabled().then(|| TokenCache::hash(token));
+        if let Some(hit) = hash.as_ref().and_then(|hash| self.cached(hash)) {
             return hit;
         }
         seen.result = match self.verify_into(token, &mut seen).await {
             Ok(verified) => {
                 let claims = Arc::clone(&verified.claims);
-                self.cache
-                    .insert(hash, verified, self.clock.now(), self.skew);
+                if let Some(hash) = hash {
+                    self.cache
+                        .insert(hash, verified, self.clock.now(), self.skew);
+                }
                 Ok(claims)
             }
             Err(error) => Err(error),
