@@ -25,6 +25,9 @@ cargo test --workspace --all-targets
 echo "== template.yaml: cfn-lint, sam validate --lint, checks against the code"
 export SAM_CLI_TELEMETRY=0
 cfn-lint template.yaml
-sam validate --lint --region us-east-1 2>&1 | grep -v -i "update available\|To download" || true
-sam validate --lint --region us-east-1 >/dev/null 2>&1
+if ! out=$(sam validate --lint --region us-east-1 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
+grep -i "valid" <<<"$out"
 python -m unittest tests/template_test.py
