@@ -281,3 +281,35 @@ async fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
         "a discovery document for another issuer is not followed"
     );
 }
+
+#[tokio::test]
+async fn failing_discovery_obeys_the_cooldown() {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let oidc = Server::start(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(Response::new(500, ""))
+    });
+    let issuer = oidc.url("");
+    let config = config_only(&[("JWT_ISSUER", &issuer), ("JWT_AUDIENCE", AUDIENCE)]);
+    let (authorizer, clock) = build_authorizer(&config).await;
+    let mut c = claims("alice-1");
+    c["iss"] = json!(issuer);
+    let token = mint(FixtureKey::Rsa, &c);
+    for _ in 0..20 {
+        let decision = authorizer
+            .decide(&event(Kind::RestToken, &token, "alice-1").to_string())
+            .await;
+        assert_eq!(decision.reason, "keys_unavailable");
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one discovery attempt per cooldown window"
+    );
+    clock.advance(31);
+    authorizer
+        .decide(&event(Kind::RestToken, &token, "alice-1").to_string())
+        .await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

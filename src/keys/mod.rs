@@ -222,12 +222,23 @@ impl IssuerKeys {
         let mut stale_from_table = None;
         let mut table_down = false;
 
-        let url = match self.url().await {
-            Ok(url) => url,
-            Err(error) => {
-                self.deps.counters.add(Counter::JwksErrors);
-                tracing::warn!(issuer = %self.issuer, error = %error, "OIDC discovery failed");
-                return None;
+        // One cooldown decision for this refresh: it bounds discovery and the JWKS fetch alike.
+        let cooled = state
+            .jwks_attempt_at
+            .is_none_or(|t| now >= t.saturating_add(settings.cooldown_seconds));
+        let url = match self.resolved_url.get() {
+            Some(url) => url.as_str(),
+            None if !cooled => return None,
+            None => {
+                state.jwks_attempt_at = Some(now);
+                match self.url().await {
+                    Ok(url) => url,
+                    Err(error) => {
+                        self.deps.counters.add(Counter::JwksErrors);
+                        tracing::warn!(issuer = %self.issuer, error = %error, "OIDC discovery failed");
+                        return None;
+                    }
+                }
             }
         };
 
@@ -265,9 +276,6 @@ impl IssuerKeys {
             }
         }
 
-        let cooled = state
-            .jwks_attempt_at
-            .is_none_or(|t| now >= t.saturating_add(settings.cooldown_seconds));
         if !satisfied(self.memory.get().as_deref()) && cooled {
             state.jwks_attempt_at = Some(now);
             self.deps.counters.add(Counter::JwksFetches);
