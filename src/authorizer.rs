@@ -2,6 +2,7 @@
 //! the outcome to API Gateway's answer in one exhaustive place; logs once per decision.
 
 use std::fmt;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use aws_lambda_events::iam::IamPolicyEffect;
@@ -161,7 +162,8 @@ impl Authorizer {
             decision.key_tier,
             now_ms,
         );
-        println!("{emf}");
+        // A metrics line must never fail a decision: a write error is ignored, not a panic.
+        let _ = writeln!(std::io::stdout().lock(), "{emf}");
         decision.answer
     }
 
