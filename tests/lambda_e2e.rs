@@ -170,6 +170,25 @@ fn bad_configuration_fails_init_with_one_line_naming_the_variable() {
     assert!(lines[0].contains("JWT_AUDIENCE"), "{text}");
 }
 
+/// The `refresher` binary, built now: it belongs to another workspace member, so
+/// `cargo test` does not build it for this package's tests by itself.
+fn refresher_binary() -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "refresher",
+            "--bin",
+            "refresher",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build --package refresher failed");
+    Path::new(env!("CARGO_BIN_EXE_authorizer")).with_file_name("refresher")
+}
+
 /// Runs `binary` under the Runtime API host with `env` (plus AWS settings for moto), sends
 /// `event`, and returns the answer and everything the process logged.
 fn run_once(binary: &str, env: &[(&str, String)], event: &Value) -> (Result<Value, Value>, String) {
@@ -302,11 +321,7 @@ fn cold_starts_fill_then_use_the_table_and_the_refresher_keeps_it_warm() {
         .unwrap(),
     )
     .unwrap();
-    let refresher = Path::new(env!("CARGO_BIN_EXE_authorizer")).with_file_name("refresher");
-    assert!(
-        refresher.exists(),
-        "build the workspace first (cargo test --workspace builds it)"
-    );
+    let refresher = refresher_binary();
     let refresher = refresher.to_str().unwrap();
     let (answer, logs) = run_once(refresher, &aws(&[]), &schedule);
     let summary = answer.unwrap_or_else(|e| panic!("refresher failed: {e}\n{logs}"));
