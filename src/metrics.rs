@@ -2,6 +2,7 @@
 //! container works (including Lambda init) and written as one EMF line per invocation,
 //! so an operator can graph decisions, which key tier served, fetches and table errors.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
@@ -117,10 +118,14 @@ impl Counters {
                 self.slot(counter).swap(0, Ordering::Relaxed).into(),
             );
         }
-        let definitions: Vec<Value> = values
-            .keys()
-            .map(|name| json!({"Name": name, "Unit": "Count"}))
-            .collect();
+        // The metric definitions never change: built once, not per invocation.
+        static DEFINITIONS: OnceLock<Value> = OnceLock::new();
+        let definitions = DEFINITIONS.get_or_init(|| {
+            values
+                .keys()
+                .map(|name| json!({"Name": name, "Unit": "Count"}))
+                .collect()
+        });
         let mut document = Map::new();
         document.insert(
             "_aws".into(),
