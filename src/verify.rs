@@ -98,13 +98,13 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     })
 }
 
-/// Time and audience rules for an authentic token.
+/// Time and audience rules for an authentic token; returns its `exp`.
 pub fn check_claims(
     claims: &Map<String, Value>,
     issuer: &IssuerConfig,
     now: u64,
     skew: u64,
-) -> Result<(), ClaimsError> {
+) -> Result<f64, ClaimsError> {
     let time = |name: &str| -> Result<Option<f64>, ClaimsError> {
         match claims.get(name) {
             None => Ok(None),
@@ -145,7 +145,7 @@ pub fn check_claims(
             return Err(ClaimsError::TokenUse);
         }
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// How one issuer's tokens are checked: its configuration and its keys.
@@ -338,12 +338,7 @@ impl Verifier {
                 snapshot = Some(keys);
             }
         }
-        check_claims(&decoded.claims, &issuer.config, self.clock.now(), self.skew)?;
-        let exp = decoded
-            .claims
-            .get("exp")
-            .and_then(Value::as_f64)
-            .ok_or(ClaimsError::MissingExp)?;
+        let exp = check_claims(&decoded.claims, &issuer.config, self.clock.now(), self.skew)?;
         Ok(Verified {
             claims: Arc::new(decoded.claims),
             exp,
@@ -372,7 +367,7 @@ mod tests {
     }
 
     fn check(claims: Value, issuer: &IssuerConfig, skew: u64) -> Result<(), ClaimsError> {
-        check_claims(claims.as_object().unwrap(), issuer, 1_000, skew)
+        check_claims(claims.as_object().unwrap(), issuer, 1_000, skew).map(|_exp| ())
     }
 
     #[test]

@@ -116,16 +116,6 @@ impl IssuerKeys {
         }
     }
 
-    /// The issuer these keys belong to.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// The keys in memory, if any.
-    pub fn cached(&self) -> Option<Arc<Snapshot>> {
-        self.memory.get()
-    }
-
     /// The keys in memory if they may serve at `now` without consulting the tiers below
     /// (live, and read from the table less than `KEYS_MEMORY_SECONDS` ago).
     pub fn fresh(&self, now: u64) -> Option<Arc<Snapshot>> {
