@@ -168,6 +168,18 @@ fn bad_configuration_fails_init_with_one_line_naming_the_variable() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     assert!(lines[0].contains("JWT_AUDIENCE"), "{text}");
+    // The same message reaches the Runtime API, so the invoke response shows it.
+    let reported = runtime.init_errors();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    let (kind, body) = &reported[0];
+    assert_eq!(kind, "Runtime.InvalidConfiguration");
+    assert_eq!(body["errorType"], "Runtime.InvalidConfiguration");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid configuration: JWT_AUDIENCE: "),
+        "{message}"
+    );
+    assert!(lines[0].contains(message), "{text}");
 }
 
 /// The `refresher` binary, built now: it belongs to another workspace member, so
@@ -342,4 +354,90 @@ fn cold_starts_fill_then_use_the_table_and_the_refresher_keeps_it_warm() {
     let (answer, _) = run_once(refresher, &broken, &schedule);
     let error = answer.expect_err("a failed refresh fails the invocation");
     assert_eq!(error["errorType"], "RefreshFailed", "{error}");
+}
+
+/// The pieces of a token that must never reach a log: each of its three segments.
+fn token_segments(token: &str) -> Vec<&str> {
+    token.split('.').filter(|s| s.len() >= 16).collect()
+}
+
+/// Defect 4: at TRACE, the runtime logged whole events (tokens included) for both the
+/// authorizer and `hello`. Every level, every kind, valid and forged tokens: no segment
+/// of a token appears in anything either binary writes.
+#[test]
+fn no_token_reaches_the_logs_at_any_level() {
+    use common::jwks_server::{Behavior, JwksServer};
+    use jwt_authorizer::testkit::{FixtureKey, JWKS, mint};
+
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let valid = mint(FixtureKey::Rsa, &claims("alice-1"));
+    let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
+    for (variable, level) in [
+        ("RUST_LOG", "trace"),
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        (
+            "RUST_LOG",
+            "trace,lambda_runtime=trace,lambda_runtime_api_client=trace",
+        ),
+    ] {
+        let env = [
+            ("JWT_ISSUER", ISSUER.to_owned()),
+            ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+            ("JWKS_URL", jwks.url()),
+            ("POLICY_RESOURCES", "GET/hello/{sub},$connect".to_owned()),
+            (variable, level.to_owned()),
+        ];
+        let runtime = RuntimeApi::start();
+        let mut child = runtime.spawn(Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
+        for kind in ALL_KINDS {
+            for token in [&valid, &forged] {
+                let _ = runtime.invoke(&event(kind, token, "alice-1"));
+            }
+        }
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        let logs = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            logs.lines().count() > 8,
+            "{variable}={level}: the binary logged its decisions:\n{logs}"
+        );
+        for token in [&valid, &forged] {
+            for segment in token_segments(token) {
+                assert!(
+                    !logs.contains(segment),
+                    "{variable}={level}: a token reached the authorizer's logs"
+                );
+            }
+        }
+
+        let runtime = RuntimeApi::start();
+        let mut child = runtime.spawn(
+            Path::new(env!("CARGO_BIN_EXE_hello")),
+            &[(variable, level.to_owned())],
+        );
+        let proxy = json!({
+            "resource": "/hello/{userId}", "path": "/hello/alice-1", "httpMethod": "GET",
+            "headers": {"Authorization": format!("Bearer {valid}")},
+            "pathParameters": {"userId": "alice-1"},
+            "requestContext": {"authorizer": {"principalId": "alice-1"}}
+        });
+        assert!(runtime.invoke(&proxy).is_ok());
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        let logs = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for segment in token_segments(&valid) {
+            assert!(
+                !logs.contains(segment),
+                "{variable}={level}: a token reached hello's logs:\n{logs}"
+            );
+        }
+    }
 }

@@ -12,6 +12,8 @@ use std::thread;
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// Header names and values as received.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -97,6 +99,7 @@ fn serve_connection(
             parts.next().unwrap_or("").to_owned(),
         );
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 {
@@ -110,13 +113,19 @@ fn serve_connection(
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
                 }
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
             }
         }
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let Some(response) = handler(Request { method, path, body }) else {
+        let Some(response) = handler(Request {
+            method,
+            path,
+            headers,
+            body,
+        }) else {
             return;
         };
         let mut head = format!(

@@ -17,6 +17,8 @@ struct State {
     queue: VecDeque<(String, Value)>,
     results: HashMap<String, Result<Value, Value>>,
     next_id: u64,
+    /// `/runtime/init/error` posts: the error type header and the body.
+    init_errors: Vec<(String, Value)>,
 }
 
 pub struct RuntimeApi {
@@ -25,6 +27,7 @@ pub struct RuntimeApi {
 }
 
 const PREFIX: &str = "/2018-06-01/runtime/invocation/";
+const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 
 impl RuntimeApi {
     pub fn start() -> Self {
@@ -58,6 +61,17 @@ impl RuntimeApi {
                     state = ready.wait(state).unwrap();
                 }
             }
+            if request.method == "POST" && request.path == INIT_ERROR {
+                let kind = request
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("lambda-runtime-function-error-type"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                lock.lock().unwrap().init_errors.push((kind, body));
+                return Some(Response::new(202, "{}"));
+            }
             let rest = request.path.strip_prefix(PREFIX)?;
             let (id, what) = rest.split_once('/')?;
             let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
@@ -71,6 +85,11 @@ impl RuntimeApi {
             Some(Response::new(202, "{}"))
         });
         Self { server, state }
+    }
+
+    /// What the function posted to `/runtime/init/error`: (error type header, body).
+    pub fn init_errors(&self) -> Vec<(String, Value)> {
+        self.state.0.lock().unwrap().init_errors.clone()
     }
 
     /// `AWS_LAMBDA_RUNTIME_API` for the function process.
