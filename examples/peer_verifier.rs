@@ -31,10 +31,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     ]
     .into();
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned()))?;
-    let authorizer = Authorizer::new(&config, Arc::new(SystemClock), None)?;
-    for store in authorizer.verifier().key_stores() {
-        store.load_document(std::fs::read_to_string(jwks)?.as_bytes())?;
-    }
+    let authorizer = Authorizer::new(&config, Arc::new(SystemClock::new()), None)?;
+    authorizer
+        .verifier()
+        .load_document(std::fs::read_to_string(jwks)?.as_bytes())?;
     let verifier = authorizer.verifier();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -12,8 +12,9 @@ use crate::clock::Clock;
 use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
 use crate::error::UpstreamError;
 use crate::events::{self, AuthRequest, Kind};
-use crate::keys::{JwksClient, KeyTable, TierDeps};
-use crate::metrics::{Counters, Tier};
+use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
+use crate::metrics::Counters;
+use crate::outcome::{Outcome, Reason};
 use crate::policy::{self, Answer, policy_document, wildcard_match};
 use crate::verify::{Verification, Verifier};
 
@@ -41,28 +42,6 @@ impl From<Unauthorized> for lambda_runtime::Diagnostic {
     }
 }
 
-/// How a decision ended, for the log line and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// At least one resource allowed.
-    Allow,
-    /// An explicit Deny (or `isAuthorized: false`).
-    Deny,
-    /// The Lambda error `Unauthorized` (HTTP 401).
-    Unauthorized,
-}
-
-impl Outcome {
-    /// Short stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Deny => "deny",
-            Self::Unauthorized => "unauthorized",
-        }
-    }
-}
-
 /// A finished decision: the answer and what is logged about it.
 #[derive(Debug)]
 pub struct Decision {
@@ -70,8 +49,8 @@ pub struct Decision {
     pub answer: Result<Answer, Unauthorized>,
     /// How it ended.
     pub outcome: Outcome,
-    /// Why, as a short stable name (`ok`, an error kind, `no_grant`…).
-    pub reason: &'static str,
+    /// Why.
+    pub reason: Reason,
     /// The event kind, when recognised.
     pub kind: Option<Kind>,
     /// The token's `kid` and configured issuer, when known.
@@ -107,11 +86,10 @@ impl Authorizer {
             client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
             table: table.map(Arc::new),
             settings: config.keys.clone(),
-            clock,
             counters: Arc::clone(&counters),
         };
         Ok(Self {
-            verifier: Verifier::new(config, &deps),
+            verifier: Verifier::new(config, &deps, clock),
             decision: config.decision.clone(),
             counters,
             metrics: config.metrics.clone(),
@@ -142,7 +120,7 @@ impl Authorizer {
         let decision = self.decide(event).await;
         tracing::info!(
             outcome = decision.outcome.as_str(),
-            reason = decision.reason,
+            reason = decision.reason.as_str(),
             kind = decision.kind.map(Kind::as_str),
             kid = decision.kid.as_deref(),
             iss = decision.issuer.as_deref(),
@@ -158,7 +136,7 @@ impl Authorizer {
         let emf = self.counters.take_emf(
             &self.metrics.namespace,
             &self.metrics.function_name,
-            decision.outcome.as_str(),
+            decision.outcome,
             decision.key_tier,
             now_ms,
         );
@@ -172,15 +150,10 @@ impl Authorizer {
         let request = match events::parse(event, &self.decision.token_sources) {
             Ok(request) => request,
             Err(error) => {
-                let reason = match error {
-                    events::EventError::Unrecognized => "unrecognized_event",
-                    events::EventError::Malformed(_) => "malformed_event",
-                    events::EventError::BadArn => "bad_arn",
-                };
                 return Decision {
                     answer: Err(Unauthorized),
                     outcome: Outcome::Unauthorized,
-                    reason,
+                    reason: Reason::Event(error),
                     kind: None,
                     kid: None,
                     issuer: None,
@@ -192,17 +165,11 @@ impl Authorizer {
         };
         let verification = match &request.token {
             Ok(token) => self.verifier.verify(token).await,
-            Err(error) => Verification {
-                issuer: None,
-                kid: None,
-                tier: None,
-                cached: false,
-                result: Err(error.clone()),
-            },
+            Err(error) => Verification::failed(error.clone()),
         };
         let (answer, reason) = match &verification.result {
             Ok(claims) => self.grant(&request, claims),
-            Err(error) => (self.reject(&request), error.kind()),
+            Err(error) => (self.reject(&request), Reason::Token(error.clone())),
         };
         let outcome = match &answer {
             Err(Unauthorized) => Outcome::Unauthorized,
@@ -227,7 +194,7 @@ impl Authorizer {
         &self,
         request: &AuthRequest,
         claims: &Map<String, Value>,
-    ) -> (Result<Answer, Unauthorized>, &'static str) {
+    ) -> (Result<Answer, Unauthorized>, Reason) {
         let resources: Vec<String> = self
             .decision
             .templates
@@ -240,9 +207,9 @@ impl Authorizer {
             return (
                 Ok(self.deny(request)),
                 if resources.is_empty() {
-                    "no_grant"
+                    Reason::NoGrant
                 } else {
-                    "no_principal"
+                    Reason::NoPrincipal
                 },
             );
         };
@@ -252,7 +219,10 @@ impl Authorizer {
                 if resources.iter().any(|r| wildcard_match(r, &request.arn)) {
                     Answer::simple(true, context)
                 } else {
-                    return (Ok(Answer::simple(false, Map::new())), "route_not_granted");
+                    return (
+                        Ok(Answer::simple(false, Map::new())),
+                        Reason::RouteNotGranted,
+                    );
                 }
             }
             (Kind::HttpApi, HttpApiResponse::Iam) => Answer::http_iam(
@@ -266,7 +236,7 @@ impl Authorizer {
                 context,
             ),
         };
-        (Ok(answer), "ok")
+        (Ok(answer), Reason::Granted)
     }
 
     /// The answer for an absent or invalid token: `DENY_MODE` for REST and WebSocket;

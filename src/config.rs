@@ -29,9 +29,24 @@ pub struct Config {
     pub decision: DecisionConfig,
     /// Where the per-invocation metrics go.
     pub metrics: MetricsSettings,
-    /// How many verified tokens to remember (`TOKEN_CACHE_SIZE`, default 1024; 0 disables).
-    pub token_cache_size: usize,
+    /// How many verified tokens to remember, within how much memory.
+    pub token_cache: TokenCacheSettings,
 }
+
+/// The bounds of the cache of verified tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenCacheSettings {
+    /// At most this many tokens (`TOKEN_CACHE_SIZE`, default 1024, at most 65,536; 0
+    /// disables the cache).
+    pub entries: usize,
+    /// Holding at most about this many bytes: an eighth of the function's memory
+    /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, which Lambda sets; 128 MB when unset), so no
+    /// setting can exhaust a small function.
+    pub bytes: usize,
+}
+
+/// The share of the function's memory the token cache may hold: one part in this many.
+pub const TOKEN_CACHE_MEMORY_SHARE: usize = 8;
 
 /// CloudWatch Embedded Metric Format settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +123,8 @@ impl TokenUse {
 pub struct KeySettings {
     /// Whole-request bound of one fetch, body included (`JWKS_TIMEOUT_MS`, default 1500).
     pub jwks_timeout: Duration,
-    /// At most one fetch per issuer per window on unknown kids (`JWKS_COOLDOWN_SECONDS`, 30).
+    /// At most one fetch per issuer per window on unknown kids (`JWKS_COOLDOWN_SECONDS`,
+    /// default 30, at least 1: without a window every random `kid` would cost a fetch).
     pub cooldown_seconds: u64,
     /// The DynamoDB table of the key tier (`KEYS_TABLE_NAME`); `None`: memory, then JWKS.
     pub table_name: Option<String>,
@@ -229,8 +245,7 @@ impl Config {
                     .get("AWS_LAMBDA_FUNCTION_NAME")
                     .unwrap_or_else(|| "authorizer".to_owned()),
             },
-            token_cache_size: usize::try_from(env.number("TOKEN_CACHE_SIZE", 1024, 0..=65_536)?)
-                .unwrap_or(1024),
+            token_cache: token_cache(&env)?,
         })
     }
 }
@@ -253,6 +268,16 @@ fn issuers(env: &Env<'_>, audience: Audience) -> Result<Vec<IssuerConfig>, Confi
     }
 }
 
+fn token_cache(env: &Env<'_>) -> Result<TokenCacheSettings, ConfigError> {
+    let entries = env.number("TOKEN_CACHE_SIZE", 1024, 0..=65_536)?;
+    let memory_mb = env.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128..=10_240)?;
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Ok(TokenCacheSettings {
+        entries: to_usize(entries),
+        bytes: to_usize(memory_mb * 1024 * 1024) / TOKEN_CACHE_MEMORY_SHARE,
+    })
+}
+
 fn key_settings(env: &Env<'_>) -> Result<KeySettings, ConfigError> {
     let table_name = env.get("KEYS_TABLE_NAME");
     if let Some(name) = &table_name {
@@ -271,7 +296,7 @@ fn key_settings(env: &Env<'_>) -> Result<KeySettings, ConfigError> {
     }
     Ok(KeySettings {
         jwks_timeout: Duration::from_millis(env.number("JWKS_TIMEOUT_MS", 1500, 50..=10_000)?),
-        cooldown_seconds: env.number("JWKS_COOLDOWN_SECONDS", 30, 0..=86_400)?,
+        cooldown_seconds: env.number("JWKS_COOLDOWN_SECONDS", 30, 1..=86_400)?,
         table_name,
         ttl_seconds: env.number("KEYS_TTL_SECONDS", 1_296_000, 60..=31_536_000)?,
         memory_seconds: env.number("KEYS_MEMORY_SECONDS", 900, 0..=86_400)?,
@@ -937,6 +962,9 @@ mod tests {
             ("CLOCK_SKEW_SECONDS", "-1"),
             ("JWKS_TIMEOUT_MS", "0"),
             ("JWKS_COOLDOWN_SECONDS", "x"),
+            ("JWKS_COOLDOWN_SECONDS", "0"),
+            ("TOKEN_CACHE_SIZE", "65537"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
         ] {
             let vars = [COGNITO[0], COGNITO[1], (var, value)];
             assert_eq!(error_variable(&vars), var, "{var}={value}");
@@ -1102,5 +1130,25 @@ mod tests {
         let err = load(&[("COGNITO_USER_POOL_ID", "us-east-1_X1")]).unwrap_err();
         assert!(err.to_string().starts_with("JWT_AUDIENCE: "), "{err}");
         assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded_by_the_functions_memory() {
+        let small = load(&COGNITO).unwrap().token_cache;
+        assert_eq!(
+            small,
+            TokenCacheSettings {
+                entries: 1024,
+                bytes: 16 << 20
+            }
+        );
+        let vars = [
+            COGNITO[0],
+            COGNITO[1],
+            ("TOKEN_CACHE_SIZE", "65536"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+        ];
+        let big = load(&vars).unwrap().token_cache;
+        assert_eq!((big.entries, big.bytes), (65_536, (1769 << 20) / 8));
     }
 }

@@ -1,6 +1,6 @@
 //! Error kinds of the library, grouped by where they arise: configuration, the token,
 //! its key, its claims, and the upstream key sources. Every kind has a short stable
-//! name (`kind()`) for logs and metrics; none of them ever carries token text.
+//! name (`as_str()`) for logs and metrics; none of them ever carries token text.
 
 use thiserror::Error;
 
@@ -61,13 +61,16 @@ pub enum TokenError {
     /// The signature verified but a claim check failed.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The system clock reads before 1970: no token can be judged, so none is accepted.
+    #[error("the system clock is unusable")]
+    ClockUnavailable,
 }
 
 /// Why no key could be selected for a token.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The `kid` is not among the issuer's keys, even after the allowed refresh.
+    /// The `kid` is not among the issuer's keys, even after the allowed reload.
     #[error("kid not found in the issuer's keys")]
     UnknownKid,
     /// The JWK with that `kid` does not fit the token's `alg` (`kty`, `crv`, `use`, `alg`).
@@ -94,10 +97,8 @@ pub enum ClaimsError {
     /// `nbf` is in the future beyond the clock skew.
     #[error("token not yet valid")]
     NotYetValid,
-    /// `iat` is in the future beyond the clock skew.
-    #[error("token issued in the future")]
-    IssuedInFuture,
-    /// `aud` (or Cognito `client_id`) holds none of the configured audiences.
+    /// `aud` is not a string or an array of strings, or it (Cognito access tokens:
+    /// `client_id`) holds none of the configured audiences.
     #[error("audience not accepted")]
     Audience,
     /// Cognito `token_use` differs from the configured one.
@@ -131,7 +132,7 @@ pub enum UpstreamError {
 
 impl TokenError {
     /// Short stable name for logs and metrics.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Missing => "missing_token",
             Self::NotBearer => "not_bearer",
@@ -145,20 +146,20 @@ impl TokenError {
             Self::Key(KeyError::KeyMismatch) => "key_mismatch",
             Self::Key(KeyError::Unavailable) => "keys_unavailable",
             Self::BadSignature => "bad_signature",
-            Self::Claims(c) => c.kind(),
+            Self::Claims(c) => c.as_str(),
+            Self::ClockUnavailable => "clock_unavailable",
         }
     }
 }
 
 impl ClaimsError {
     /// Short stable name for logs and metrics.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::MissingExp => "missing_exp",
             Self::TimeNotNumeric => "time_not_numeric",
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
-            Self::IssuedInFuture => "issued_in_future",
             Self::Audience => "audience",
             Self::TokenUse => "token_use",
         }
@@ -167,7 +168,7 @@ impl ClaimsError {
 
 impl UpstreamError {
     /// Short stable name for logs and metrics.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
             Self::Transport(_) => "transport",

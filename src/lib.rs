@@ -20,6 +20,7 @@ pub mod jwk;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
+pub mod outcome;
 pub mod policy;
 pub mod refresh;
 pub mod token;
@@ -29,8 +30,9 @@ pub mod verify;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-pub use authorizer::{Authorizer, Decision, Outcome, Unauthorized};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use authorizer::{Authorizer, Decision, Unauthorized};
+pub use clock::{Clock, ManualClock, Now, SystemClock};
 pub use config::Config;
 pub use error::{ClaimsError, ConfigError, KeyError, TokenError, UpstreamError};
+pub use outcome::{Outcome, Reason};
 pub use policy::Answer;

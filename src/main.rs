@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(name) => Some(KeyTable::from_env(name).await),
         None => None,
     };
-    let authorizer = Authorizer::new(&config, Arc::new(SystemClock), table)?;
+    let authorizer = Authorizer::new(&config, Arc::new(SystemClock::new()), table)?;
     authorizer.warm_up().await;
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
+use crate::keys::Tier;
+use crate::outcome::Outcome;
+
 /// Counters shared by the key tiers; taken (and reset) once per invocation.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -33,28 +36,6 @@ pub enum Counter {
     TableWrites,
     /// A decision used keys past their `expires_at` because fresher ones were unreachable.
     StaleKeysServed,
-}
-
-/// Which tier provided the key of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// Already in the container's memory.
-    Memory,
-    /// Loaded from the DynamoDB item during this lookup.
-    Table,
-    /// Fetched from the issuer's JWKS endpoint during this lookup.
-    Jwks,
-}
-
-impl Tier {
-    /// Short stable name for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Memory => "memory",
-            Self::Table => "dynamodb",
-            Self::Jwks => "jwks",
-        }
-    }
 }
 
 impl Counters {
@@ -85,7 +66,7 @@ impl Counters {
         &self,
         namespace: &str,
         function: &str,
-        outcome: &str,
+        outcome: Outcome,
         tier: Option<Tier>,
         now_ms: u128,
     ) -> Value {
@@ -98,12 +79,8 @@ impl Counters {
             ("StaleKeysServed", Counter::StaleKeysServed),
         ];
         let mut values = Map::new();
-        for (name, value) in [
-            ("Allow", outcome == "allow"),
-            ("Deny", outcome == "deny"),
-            ("Unauthorized", outcome == "unauthorized"),
-        ] {
-            values.insert(name.into(), u64::from(value).into());
+        for each in Outcome::ALL {
+            values.insert(each.metric().into(), u64::from(each == outcome).into());
         }
         for (name, t) in [
             ("KeysFromMemory", Tier::Memory),
@@ -154,7 +131,7 @@ mod tests {
         let emf = counters.take_emf(
             "JwtAuthorizer",
             "authorizer",
-            "allow",
+            Outcome::Allow,
             Some(Tier::Jwks),
             1_700_000_000_000,
         );
@@ -184,7 +161,13 @@ mod tests {
             (emf["JwksFetches"].as_u64(), emf["TableErrors"].as_u64()),
             (Some(1), Some(2))
         );
-        let next = counters.take_emf("JwtAuthorizer", "authorizer", "unauthorized", None, 0);
+        let next = counters.take_emf(
+            "JwtAuthorizer",
+            "authorizer",
+            Outcome::Unauthorized,
+            None,
+            0,
+        );
         assert_eq!(
             (
                 next["JwksFetches"].as_u64(),

@@ -1,7 +1,9 @@
 //! The scheduled key refresh (the `refresher` Lambda): fetches every configured JWKS,
 //! checks it holds at least one usable signing key, and writes it to the keys table with
-//! a new `fetched_at`/`expires_at`. A URL whose fetch fails or returns garbage leaves its
-//! item unchanged; the others are still written, and the run reports the failure.
+//! a new `fetched_at`/`expires_at` (a discovery issuer's `jwks_uri` too, in its discovery
+//! item). A URL whose fetch fails or returns garbage leaves its item unchanged; the others
+//! are still written, and the run reports the failure. An unusable stored item is
+//! replaced, never a reason to fail.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +14,8 @@ use crate::clock::Clock;
 use crate::config::{JwksLocation, KeySourceConfig, RefresherConfig};
 use crate::error::UpstreamError;
 use crate::jwk::{Algorithm, KeySet};
-use crate::keys::{JwksClient, KeyRecord, KeyTable, fetch_keys, resolve_url};
+use crate::keys::record::{Poison, Stored};
+use crate::keys::{DiscoveryRecord, JwksClient, KeyRecord, KeyTable, fetch_keys};
 
 /// What one run did, per JWKS URL (the invocation's JSON answer).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -74,7 +77,7 @@ impl Refresher {
         })
     }
 
-    /// One refresh of every JWKS URL.
+    /// One refresh of every JWKS URL (and, for discovery issuers, of their discovery item).
     pub async fn run(&self) -> Summary {
         let mut summary = Summary::default();
         if self.sources.is_empty() {
@@ -83,22 +86,42 @@ impl Refresher {
             );
             return summary;
         }
+        let Some(now) = self.clock.wall() else {
+            summary
+                .failed
+                .insert("clock".into(), "the system clock reads before 1970".into());
+            return summary;
+        };
         for (issuer, location, algorithms) in &self.sources {
-            let url = match resolve_url(&self.client, issuer, location).await {
-                Ok(url) => url,
-                Err(error) => {
-                    summary
-                        .failed
-                        .insert(issuer.clone(), format!("discovery: {error}"));
-                    continue;
-                }
+            let (url, discovered) = match location {
+                JwksLocation::Url(url) => (url.clone(), None),
+                JwksLocation::Discover => match self.client.discover(issuer).await {
+                    Ok(uri) => {
+                        let record =
+                            DiscoveryRecord::discovered(issuer, &uri, now, self.ttl_seconds);
+                        (uri, Some(record))
+                    }
+                    Err(error) => {
+                        summary
+                            .failed
+                            .insert(issuer.clone(), format!("discovery: {error}"));
+                        continue;
+                    }
+                },
             };
             if summary.refreshed.contains_key(&url) || summary.failed.contains_key(&url) {
                 continue;
             }
-            match self.refresh(&url, algorithms).await {
+            match self.refresh(&url, algorithms, now).await {
                 Ok(refreshed) => {
                     summary.refreshed.insert(url, refreshed);
+                    if let Some(record) = discovered {
+                        if let Err(error) = self.store(&record, now).await {
+                            summary
+                                .failed
+                                .insert(issuer.clone(), format!("discovery item: {error}"));
+                        }
+                    }
                 }
                 Err(error) => {
                     summary.failed.insert(url, error.to_string());
@@ -112,19 +135,42 @@ impl Refresher {
         &self,
         url: &str,
         algorithms: &[Algorithm],
+        now: u64,
     ) -> Result<Refreshed, UpstreamError> {
         let (keys, text) = fetch_keys(&self.client, url, algorithms).await?;
-        let previous = self.table.get(url).await?;
         let kids: Vec<String> = keys.kids().into_iter().map(str::to_owned).collect();
-        let changed = previous
-            .and_then(|record| KeySet::from_jwks(record.jwks.as_bytes(), algorithms).ok())
-            .is_none_or(|stored| stored.kids() != keys.kids());
-        let record = KeyRecord::fetched(url, text, self.clock.now(), self.ttl_seconds);
-        let written = self.table.put(&record).await?;
+        let (changed, replacing) = match self.table.get::<KeyRecord>(url, now).await? {
+            Some(Stored::Usable(stored)) => {
+                match KeySet::from_jwks(stored.jwks.as_bytes(), algorithms) {
+                    Ok(stored_keys) => (stored_keys.kids() != keys.kids(), None),
+                    Err(error) => (true, Some(Poison::unusable(&stored, error.to_string()))),
+                }
+            }
+            Some(Stored::Poisoned(poison)) => (true, Some(poison)),
+            None => (true, None),
+        };
+        if let Some(poison) = &replacing {
+            tracing::error!(jwks_url = url, reason = %poison.reason, "replacing an unusable keys item");
+        }
+        let record = KeyRecord::fetched(url, text, now, self.ttl_seconds);
+        let written = self.table.put(&record, now, replacing.as_ref()).await?;
         Ok(Refreshed {
             kids,
             changed,
             written,
         })
+    }
+
+    /// Writes a discovery item, replacing a poisoned one.
+    async fn store(&self, record: &DiscoveryRecord, now: u64) -> Result<bool, UpstreamError> {
+        let replacing = match self
+            .table
+            .get::<DiscoveryRecord>(&record.issuer, now)
+            .await?
+        {
+            Some(Stored::Poisoned(poison)) => Some(poison),
+            Some(Stored::Usable(_)) | None => None,
+        };
+        self.table.put(record, now, replacing.as_ref()).await
     }
 }

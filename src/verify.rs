@@ -4,24 +4,19 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::clock::Clock;
-use crate::config::{Config, IssuerConfig, KeySourceConfig, TokenUse};
-use crate::error::{ClaimsError, KeyError, TokenError};
+use crate::clock::{Clock, Now};
+use crate::config::{Config, IssuerConfig, TokenUse};
+use crate::error::{ClaimsError, TokenError};
 use crate::jwk::Algorithm;
-use crate::keys::{IssuerKeys, Snapshot, TierDeps};
-use crate::metrics::Tier;
+use crate::keys::{IssuerKeys, KeySource, MAX_KID_LEN, Tier, TierDeps};
 use crate::token::MAX_TOKEN_BYTES;
 use crate::token_cache::{TokenCache, Verified};
-
-/// Longest `kid` worth looking up (and logging); longer ones are unknown by definition.
-const MAX_KID_LEN: usize = 256;
 
 /// A token split and decoded, nothing trusted yet.
 #[derive(Debug)]
@@ -98,7 +93,9 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     })
 }
 
-/// Time and audience rules for an authentic token; returns its `exp`.
+/// Time and audience rules for an authentic token at wall time `now`; returns its `exp`.
+/// `iat` must be a number when present but is never compared with the clock: an issuer
+/// whose clock runs a second ahead must not fail its fresh tokens.
 pub fn check_claims(
     claims: &Map<String, Value>,
     issuer: &IssuerConfig,
@@ -115,27 +112,28 @@ pub fn check_claims(
     let (now, skew) = (now as f64, skew as f64);
     let exp = time("exp")?.ok_or(ClaimsError::MissingExp)?;
     let nbf = time("nbf")?;
-    let iat = time("iat")?;
+    time("iat")?;
     if exp + skew <= now {
         return Err(ClaimsError::Expired);
     }
     if nbf.is_some_and(|nbf| nbf > now + skew) {
         return Err(ClaimsError::NotYetValid);
     }
-    if iat.is_some_and(|iat| iat > now + skew) {
-        return Err(ClaimsError::IssuedInFuture);
-    }
     let accepted = |v: &Value| {
         v.as_str()
             .is_some_and(|s| issuer.audience.iter().any(|a| a == s))
     };
+    let aud_ok = match claims.get("aud") {
+        None => None,
+        Some(single @ Value::String(_)) => Some(accepted(single)),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            Some(items.iter().any(accepted))
+        }
+        Some(_) => return Err(ClaimsError::Audience),
+    };
     let audience_ok = match issuer.token_use {
         Some(TokenUse::Access) => claims.get("client_id").is_some_and(accepted),
-        _ => match claims.get("aud") {
-            Some(Value::Array(items)) => items.iter().any(accepted),
-            Some(single) => accepted(single),
-            None => false,
-        },
+        _ => aud_ok == Some(true),
     };
     if !audience_ok {
         return Err(ClaimsError::Audience);
@@ -151,12 +149,7 @@ pub fn check_claims(
 /// How one issuer's tokens are checked: its configuration and its keys.
 struct Issuer {
     config: IssuerConfig,
-    keys: IssuerKeySource,
-}
-
-enum IssuerKeySource {
-    Jwks(Box<IssuerKeys>),
-    Secret(Box<hmac::Key>),
+    keys: KeySource,
 }
 
 /// The result of a verification, with what may be logged about the token.
@@ -174,6 +167,19 @@ pub struct Verification {
     pub result: Result<Arc<Map<String, Value>>, TokenError>,
 }
 
+impl Verification {
+    /// A verification that ended before the token was read.
+    pub fn failed(error: TokenError) -> Self {
+        Self {
+            issuer: None,
+            kid: None,
+            tier: None,
+            cached: false,
+            result: Err(error),
+        }
+    }
+}
+
 /// Verifies tokens against every configured issuer.
 pub struct Verifier {
     issuers: Vec<Issuer>,
@@ -183,72 +189,72 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Builds the key stores (no network yet; see [`Verifier::warm_up`]).
-    pub fn new(config: &Config, deps: &TierDeps) -> Self {
+    /// Builds the key sources (no network yet; see [`Verifier::warm_up`]).
+    pub fn new(config: &Config, deps: &TierDeps, clock: Arc<dyn Clock>) -> Self {
         let issuers = config
             .issuers
             .iter()
             .map(|issuer| Issuer {
-                keys: match &issuer.keys {
-                    KeySourceConfig::Secret(secret) => {
-                        IssuerKeySource::Secret(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)))
-                    }
-                    KeySourceConfig::Jwks(location) => IssuerKeySource::Jwks(Box::new(
-                        IssuerKeys::new(issuer, location.clone(), deps.clone()),
-                    )),
-                },
+                keys: KeySource::new(issuer, deps),
                 config: issuer.clone(),
             })
             .collect();
         Self {
             issuers,
-            clock: Arc::clone(&deps.clock),
+            clock,
             skew: config.clock_skew_seconds,
-            cache: TokenCache::new(config.token_cache_size),
+            cache: TokenCache::new(config.token_cache.entries, config.token_cache.bytes),
         }
     }
 
     /// Loads every JWKS issuer's keys (Lambda init), so the first request finds them warm.
-    /// Failures are logged and leave the issuer to fetch on its first request.
+    /// Failures are logged and leave the issuer to load on its first request.
     pub async fn warm_up(&self) {
-        for issuer in &self.issuers {
-            if let IssuerKeySource::Jwks(keys) = &issuer.keys {
-                keys.warm_up().await;
-            }
+        let Some(now) = self.clock.now() else {
+            tracing::error!("the system clock reads before 1970: keys not loaded, tokens refused");
+            return;
+        };
+        for keys in self.key_stores() {
+            keys.warm_up(now).await;
         }
+    }
+
+    /// Puts the keys of a JWKS document in every JWKS issuer's memory as if just fetched
+    /// (key material that arrives another way, e.g. a benchmark fixture).
+    pub fn load_document(&self, document: &[u8]) -> Result<(), crate::error::UpstreamError> {
+        let now = self.clock.now().ok_or_else(|| {
+            crate::error::UpstreamError::InvalidDocument(
+                "the system clock reads before 1970".into(),
+            )
+        })?;
+        self.key_stores()
+            .try_for_each(|keys| keys.load_document(document, now))
     }
 
     /// The JWKS key stores, one per JWKS issuer.
     pub fn key_stores(&self) -> impl Iterator<Item = &IssuerKeys> {
-        self.issuers.iter().filter_map(|i| match &i.keys {
-            IssuerKeySource::Jwks(keys) => Some(keys.as_ref()),
-            IssuerKeySource::Secret(_) => None,
-        })
+        self.issuers.iter().filter_map(|i| i.keys.jwks())
     }
 
     /// Verifies `token` completely, or finds it in the cache of verified tokens. Never
     /// panics; every failure is a [`TokenError`].
     pub async fn verify(&self, token: &str) -> Verification {
-        let mut seen = Verification {
-            issuer: None,
-            kid: None,
-            tier: None,
-            cached: false,
-            result: Err(TokenError::TooLarge),
-        };
         if token.len() > MAX_TOKEN_BYTES {
-            return seen;
+            return Verification::failed(TokenError::TooLarge);
         }
+        let Some(now) = self.clock.now() else {
+            return Verification::failed(TokenError::ClockUnavailable);
+        };
         let hash = self.cache.is_enabled().then(|| TokenCache::hash(token));
-        if let Some(hit) = hash.as_ref().and_then(|hash| self.cached(hash)) {
+        if let Some(hit) = hash.as_ref().and_then(|hash| self.cached(hash, now)) {
             return hit;
         }
-        seen.result = match self.verify_into(token, &mut seen).await {
+        let mut seen = Verification::failed(TokenError::Malformed);
+        seen.result = match self.verify_into(token, now, &mut seen).await {
             Ok(verified) => {
                 let claims = Arc::clone(&verified.claims);
                 if let Some(hash) = hash {
-                    self.cache
-                        .insert(hash, verified, self.clock.now(), self.skew);
+                    self.cache.insert(hash, verified, now.wall, self.skew);
                 }
                 Ok(claims)
             }
@@ -258,14 +264,13 @@ impl Verifier {
     }
 
     /// A cached verification, if the token was verified before, has not expired, and its
-    /// issuer still holds the same key set, fresh enough to serve from memory (so the
-    /// cache never skips a table re-read or a refresh the uncached path would make).
-    fn cached(&self, hash: &crate::token_cache::TokenHash) -> Option<Verification> {
-        let now = self.clock.now();
-        let hit = self.cache.get(hash, now, self.skew)?;
+    /// issuer still holds the same key set, leased in memory (so the cache never skips a
+    /// table re-read or a reload the uncached path would make).
+    fn cached(&self, hash: &crate::token_cache::TokenHash, now: Now) -> Option<Verification> {
+        let hit = self.cache.get(hash, now.wall, self.skew)?;
         let issuer = self.issuers.get(hit.issuer)?;
-        if let IssuerKeySource::Jwks(keys) = &issuer.keys {
-            let current = keys.fresh(now)?;
+        if let Some(issuer_keys) = issuer.keys.jwks() {
+            let current = issuer_keys.leased(now)?;
             let same = hit
                 .keys
                 .as_ref()
@@ -278,7 +283,7 @@ impl Verifier {
         Some(Verification {
             issuer: Some(issuer.config.issuer.clone()),
             kid: hit.kid,
-            tier: matches!(issuer.keys, IssuerKeySource::Jwks(_)).then_some(Tier::Memory),
+            tier: issuer.keys.jwks().map(|_| Tier::Memory),
             cached: true,
             result: Ok(hit.claims),
         })
@@ -288,6 +293,7 @@ impl Verifier {
     async fn verify_into(
         &self,
         token: &str,
+        now: Now,
         seen: &mut Verification,
     ) -> Result<Verified, TokenError> {
         let decoded = decode(token)?;
@@ -313,39 +319,18 @@ impl Verifier {
             .ok()
             .filter(|alg| issuer.config.algorithms.contains(alg))
             .ok_or(TokenError::AlgorithmNotAllowed)?;
-        let message = decoded.signing_input.as_bytes();
-        let mut snapshot: Option<Arc<Snapshot>> = None;
-        match &issuer.keys {
-            IssuerKeySource::Secret(key) => {
-                hmac::verify(key, message, &decoded.signature)
-                    .map_err(|_| TokenError::BadSignature)?;
-            }
-            IssuerKeySource::Jwks(keys) => {
-                let kid = decoded.kid.as_deref().ok_or(TokenError::MissingKid)?;
-                if kid.len() > MAX_KID_LEN {
-                    return Err(KeyError::UnknownKid.into());
-                }
-                let (keys, tier) = keys.key_set_with(kid).await?;
-                seen.tier = Some(tier);
-                let key = keys
-                    .keys
-                    .get(kid)
-                    .ok_or(KeyError::UnknownKid)?
-                    .for_alg(alg)
-                    .ok_or(KeyError::KeyMismatch)?;
-                key.verify_sig(message, &decoded.signature)
-                    .map_err(|_| TokenError::BadSignature)?;
-                snapshot = Some(keys);
-            }
-        }
-        let exp = check_claims(&decoded.claims, &issuer.config, self.clock.now(), self.skew)?;
-        Ok(Verified {
-            claims: Arc::new(decoded.claims),
+        let key = issuer.keys.select(decoded.kid.as_deref(), alg, now).await?;
+        seen.tier = key.tier;
+        key.verify(decoded.signing_input.as_bytes(), &decoded.signature)?;
+        let keys = key.key_set().map(Arc::downgrade);
+        let exp = check_claims(&decoded.claims, &issuer.config, now.wall, self.skew)?;
+        Ok(Verified::new(
+            decoded.claims,
             exp,
-            issuer: index,
-            kid: seen.kid.clone(),
-            keys: snapshot.as_ref().map(Arc::downgrade),
-        })
+            index,
+            seen.kid.clone(),
+            keys,
+        ))
     }
 }
 
@@ -353,6 +338,7 @@ impl Verifier {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::config::KeySourceConfig;
     use crate::testkit::{FixtureKey, b64, mint};
     use serde_json::json;
 
@@ -510,7 +496,7 @@ mod tests {
     }
 
     #[test]
-    fn nbf_and_iat_in_future_fail_beyond_leeway() {
+    fn nbf_in_future_fails_beyond_leeway() {
         let i = issuer(None);
         assert_eq!(
             check(json!({"exp": 2000, "nbf": 1010, "aud": "client-a"}), &i, 0),
@@ -521,10 +507,6 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check(json!({"exp": 2000, "iat": 1001, "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::IssuedInFuture)
-        );
-        assert_eq!(
             check(
                 json!({"exp": 2000, "iat": 1000, "nbf": 1000, "aud": "client-a"}),
                 &i,
@@ -532,6 +514,19 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    /// Defect 5: a token whose issuer's clock runs ahead was refused at the default skew.
+    #[test]
+    fn iat_in_future_is_accepted_whatever_the_skew() {
+        let i = issuer(None);
+        for iat in [1002, 1_000_000] {
+            assert_eq!(
+                check(json!({"exp": 2000, "iat": iat, "aud": "client-a"}), &i, 0),
+                Ok(()),
+                "iat {iat}"
+            );
+        }
     }
 
     #[test]
@@ -553,6 +548,17 @@ mod tests {
             check(json!({"exp": 2000, "aud": 5}), &i, 0),
             Err(ClaimsError::Audience)
         );
+        for bad in [
+            json!(["client-a", 5]),
+            json!(["client-a", null]),
+            json!([["client-a"]]),
+        ] {
+            assert_eq!(
+                check(json!({"exp": 2000, "aud": bad.clone()}), &i, 0),
+                Err(ClaimsError::Audience),
+                "an aud array holding a non-string is invalid: {bad}"
+            );
+        }
         assert_eq!(
             check(json!({"exp": 2000}), &i, 0),
             Err(ClaimsError::Audience)

@@ -222,7 +222,7 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
         .decide(&(event(Kind::RestToken, &token, "alice-1")).to_string())
         .await;
     assert_eq!(decision.outcome, Outcome::Deny);
-    assert_eq!(decision.reason, "no_principal");
+    assert_eq!(decision.reason.as_str(), "no_principal");
     assert_eq!(
         as_json(&decision.answer)["policyDocument"]["Statement"][0]["Effect"],
         "Deny"
@@ -240,7 +240,7 @@ async fn valid_token_that_fills_no_template_or_lacks_principal_gets_deny() {
         .decide(&(event(Kind::RestToken, &token, "a")).to_string())
         .await;
     assert_eq!(
-        (decision.outcome, decision.reason),
+        (decision.outcome, decision.reason.as_str()),
         (Outcome::Deny, "no_grant")
     );
 }
@@ -380,7 +380,7 @@ async fn decisions_report_kind_kid_issuer_and_request_id() {
         decision.api_request_id.as_deref(),
         Some("7d1e5a42-5c9a-4a5e-9b0e-2f3c4d5e6f70")
     );
-    assert_eq!(decision.reason, "ok");
+    assert_eq!(decision.reason.as_str(), "ok");
 }
 
 #[tokio::test]
@@ -395,5 +395,44 @@ async fn unrecognized_events_get_401() {
     ] {
         let decision = authorizer.decide(&(event.clone()).to_string()).await;
         assert_eq!(decision.outcome, Outcome::Unauthorized, "{event}");
+    }
+}
+
+/// Defect 5: the issuer's clock a couple of seconds ahead made its fresh tokens fail.
+#[tokio::test]
+async fn a_token_issued_by_a_clock_running_ahead_is_accepted() {
+    let jwks = server();
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let mut c = claims("alice-1");
+    c["iat"] = json!(NOW + 2);
+    let token = mint(FixtureKey::Rsa, &c);
+    for kind in ALL_KINDS {
+        let decision = authorizer
+            .decide(&event(kind, &token, "alice-1").to_string())
+            .await;
+        assert_eq!(decision.outcome, Outcome::Allow, "{kind:?}");
+    }
+}
+
+/// Defect 6: a clock before 1970 read as "now = 0", which expires nothing.
+#[tokio::test]
+async fn a_clock_before_1970_refuses_every_token() {
+    let jwks = server();
+    let (authorizer, clock) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let token = mint(FixtureKey::Rsa, &claims("alice-1"));
+    let ok = authorizer
+        .decide(&event(Kind::RestToken, &token, "alice-1").to_string())
+        .await;
+    assert_eq!(ok.outcome, Outcome::Allow, "the cache now holds the token");
+    clock.set_before_epoch();
+    for kind in ALL_KINDS {
+        let decision = authorizer
+            .decide(&event(kind, &token, "alice-1").to_string())
+            .await;
+        assert!(
+            !grants(&decision.answer, &event(kind, &token, "alice-1")),
+            "{kind:?}"
+        );
+        assert_eq!(decision.reason.as_str(), "clock_unavailable", "{kind:?}");
     }
 }

@@ -18,6 +18,7 @@ use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use common::*;
 use jwt_authorizer::events::Kind;
+use jwt_authorizer::keys::record::Stored;
 use jwt_authorizer::keys::{KeyRecord, KeyTable};
 use jwt_authorizer::metrics::Counter;
 use jwt_authorizer::testkit::{FixtureKey, JWKS, JWKS_ROTATED, mint, mint_with_header};
@@ -106,7 +107,7 @@ async fn a_second_cold_container_is_served_from_the_table_without_a_jwks_request
     let decision = decide(&second, &valid()).await;
     assert_eq!(
         (decision.outcome, decision.key_tier),
-        (Outcome::Allow, Some(jwt_authorizer::metrics::Tier::Memory))
+        (Outcome::Allow, Some(jwt_authorizer::keys::Tier::Memory))
     );
     assert_eq!(w.jwks.hits(), 1);
 }
@@ -121,7 +122,7 @@ async fn rotation_a_new_kid_costs_one_fetch_and_updates_the_table() {
     let decision = decide(&a, &rotated).await;
     assert_eq!(
         (decision.outcome, decision.key_tier),
-        (Outcome::Allow, Some(jwt_authorizer::metrics::Tier::Jwks))
+        (Outcome::Allow, Some(jwt_authorizer::keys::Tier::Jwks))
     );
     assert_eq!(decide(&a, &rotated).await.outcome, Outcome::Allow);
     assert_eq!(w.jwks.hits(), 2);
@@ -140,19 +141,18 @@ async fn an_unknown_kid_reads_the_table_before_the_jwks() {
     let (old, clock) = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
     // The refresher (here: another writer) stores the rotated set.
     KeyTable::new(&w.sdk, TABLE)
-        .put(&KeyRecord::fetched(
-            &w.jwks.url(),
-            JWKS_ROTATED.into(),
-            NOW + 10,
-            1_296_000,
-        ))
+        .put(
+            &KeyRecord::fetched(&w.jwks.url(), JWKS_ROTATED.into(), NOW + 10, 1_296_000),
+            NOW,
+            None,
+        )
         .await
         .unwrap();
     clock.advance(31);
     let decision = decide(&old, &mint(FixtureKey::RsaRotated, &claims("alice-1"))).await;
     assert_eq!(
         (decision.outcome, decision.key_tier),
-        (Outcome::Allow, Some(jwt_authorizer::metrics::Tier::Table))
+        (Outcome::Allow, Some(jwt_authorizer::keys::Tier::Table))
     );
     assert_eq!(w.jwks.hits(), 1, "the table had the new kid");
 }
@@ -169,7 +169,7 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch() {
             &json!({"alg": "RS256", "kid": format!("random-{i}")}),
             &claims("alice-1"),
         );
-        assert_eq!(decide(&a, &token).await.reason, "unknown_kid");
+        assert_eq!(decide(&a, &token).await.reason.as_str(), "unknown_kid");
     }
     assert_eq!(w.jwks.hits(), 2, "init + one fetch for the whole flood");
     assert_eq!(
@@ -227,7 +227,7 @@ async fn a_broken_jwks_leaves_the_table_keys_serving_even_expired_ones() {
         );
         let rotated = mint(FixtureKey::RsaRotated, &claims("alice-1"));
         assert_eq!(
-            decide(&live, &rotated).await.reason,
+            decide(&live, &rotated).await.reason.as_str(),
             "unknown_kid",
             "{label}"
         );
@@ -264,7 +264,7 @@ async fn a_broken_jwks_leaves_the_table_keys_serving_even_expired_ones() {
         ];
         let (expired, _) = container(&w.sdk, &w.jwks.url(), NOW + 500, &too_old).await;
         assert_eq!(
-            decide(&expired, &valid()).await.reason,
+            decide(&expired, &valid()).await.reason.as_str(),
             "keys_unavailable",
             "{label}"
         );
@@ -286,7 +286,7 @@ async fn both_down_denies_without_crashing_then_recovers() {
     for _ in 0..3 {
         let decision = decide(&a, &valid()).await;
         assert_eq!(
-            (decision.outcome, decision.reason),
+            (decision.outcome, decision.reason.as_str()),
             (Outcome::Unauthorized, "keys_unavailable")
         );
     }
@@ -317,12 +317,16 @@ async fn an_item_past_expires_at_counts_as_absent() {
     let w = world(Behavior::Serve(JWKS.into())).await;
     let table = KeyTable::new(&w.sdk, TABLE);
     table
-        .put(&KeyRecord {
-            jwks_url: w.jwks.url(),
-            jwks: JWKS.into(),
-            fetched_at: NOW - 100,
-            expires_at: NOW - 1,
-        })
+        .put(
+            &KeyRecord {
+                jwks_url: w.jwks.url(),
+                jwks: JWKS.into(),
+                fetched_at: NOW - 100,
+                expires_at: NOW - 1,
+            },
+            NOW,
+            None,
+        )
         .await
         .unwrap();
     let (a, _) = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
@@ -348,27 +352,39 @@ async fn a_write_never_replaces_a_newer_item() {
     let url = "https://issuer.test/jwks";
     assert!(
         table
-            .put(&KeyRecord::fetched(url, JWKS.into(), 2_000, 60))
+            .put(&KeyRecord::fetched(url, JWKS.into(), 2_000, 60), NOW, None)
             .await
             .unwrap()
     );
     let newer = raw_item(&w.sdk, TABLE, url).await.unwrap();
     assert!(
         !table
-            .put(&KeyRecord::fetched(url, JWKS_ROTATED.into(), 1_000, 60))
+            .put(
+                &KeyRecord::fetched(url, JWKS_ROTATED.into(), 1_000, 60),
+                NOW,
+                None
+            )
             .await
             .unwrap()
     );
     assert!(
         !table
-            .put(&KeyRecord::fetched(url, JWKS_ROTATED.into(), 2_000, 60))
+            .put(
+                &KeyRecord::fetched(url, JWKS_ROTATED.into(), 2_000, 60),
+                NOW,
+                None
+            )
             .await
             .unwrap()
     );
     assert_eq!(raw_item(&w.sdk, TABLE, url).await.unwrap(), newer);
     assert!(
         table
-            .put(&KeyRecord::fetched(url, JWKS_ROTATED.into(), 3_000, 60))
+            .put(
+                &KeyRecord::fetched(url, JWKS_ROTATED.into(), 3_000, 60),
+                NOW,
+                None
+            )
             .await
             .unwrap()
     );
@@ -376,6 +392,282 @@ async fn a_write_never_replaces_a_newer_item() {
         s(&raw_item(&w.sdk, TABLE, url).await.unwrap(), "jwks"),
         JWKS_ROTATED
     );
-    let stored = table.get(url).await.unwrap().unwrap();
+    let Some(Stored::Usable(stored)) = table.get::<KeyRecord>(url, NOW).await.unwrap() else {
+        panic!("the item should read back");
+    };
     assert_eq!((stored.fetched_at, stored.expires_at), (3_000, 3_060));
+}
+
+/// Defect 1: a cold start from the table spent the JWKS cooldown without a request, so a
+/// key rotated right after it was refused with no JWKS request at all.
+#[tokio::test]
+async fn a_key_rotated_right_after_a_cold_start_from_the_table_is_fetched_at_once() {
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let _filler = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
+    let (from_table, clock) = container(&w.sdk, &w.jwks.url(), NOW + 60, &[]).await;
+    assert_eq!(
+        w.jwks.hits(),
+        1,
+        "the second cold start read the table only"
+    );
+    w.jwks.set(Behavior::Serve(JWKS_ROTATED.into()));
+    clock.advance(1);
+    let decision = decide(
+        &from_table,
+        &mint(FixtureKey::RsaRotated, &claims("alice-1")),
+    )
+    .await;
+    assert_eq!(
+        (decision.outcome, decision.key_tier),
+        (Outcome::Allow, Some(jwt_authorizer::keys::Tier::Jwks))
+    );
+    assert_eq!(w.jwks.hits(), 2, "one JWKS request, right away");
+    let item = raw_item(&w.sdk, TABLE, &w.jwks.url()).await.unwrap();
+    assert_eq!(
+        (s(&item, "jwks"), n(&item, "fetched_at")),
+        (JWKS_ROTATED, NOW + 61),
+        "and the write-through went through"
+    );
+}
+
+/// An OIDC issuer on loopback: discovery and its JWKS, both switchable off.
+struct OidcIssuer {
+    server: common::http::Server,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl OidcIssuer {
+    fn start() -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let up = Arc::new(AtomicBool::new(true));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let issuer = Arc::new(std::sync::Mutex::new(String::new()));
+        let (u, h, i) = (Arc::clone(&up), Arc::clone(&hits), Arc::clone(&issuer));
+        let server = common::http::Server::start(move |request| {
+            h.fetch_add(1, Ordering::SeqCst);
+            let issuer = i.lock().unwrap().clone();
+            Some(match (u.load(Ordering::SeqCst), request.path.as_str()) {
+                (false, _) => common::http::Response::new(503, "down"),
+                (true, "/.well-known/openid-configuration") => common::http::Response::new(
+                    200,
+                    json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys")}).to_string(),
+                ),
+                (true, "/keys") => common::http::Response::new(200, JWKS),
+                (true, _) => common::http::Response::new(404, ""),
+            })
+        });
+        *issuer.lock().unwrap() = server.url("");
+        Self { server, up, hits }
+    }
+
+    fn issuer(&self) -> String {
+        self.server.url("")
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Defect 2: with `JWKS_URL` unset, a cold start returned before reading the table when
+/// discovery failed, although the table held live keys.
+#[tokio::test]
+async fn a_discovery_issuer_cold_starts_from_the_table_while_it_is_down() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto.endpoint).await;
+    create_table(&sdk, TABLE).await;
+    let oidc = OidcIssuer::start();
+    let issuer = oidc.issuer();
+    let vars = |now| {
+        let config = config_only(&[
+            ("JWT_ISSUER", issuer.as_str()),
+            ("JWT_AUDIENCE", AUDIENCE),
+            ("POLICY_RESOURCES", "GET/hello/{sub}"),
+            ("KEYS_TABLE_NAME", TABLE),
+        ]);
+        (config, Arc::new(ManualClock::new(now)))
+    };
+    let (config, clock) = vars(NOW);
+    let first = Authorizer::new(&config, clock, Some(KeyTable::new(&sdk, TABLE))).unwrap();
+    first.warm_up().await;
+    assert_eq!(oidc.hits(), 2, "discovery, then the JWKS");
+    let discovery = common::dynamo::raw_item_pk(&sdk, TABLE, &format!("DISCOVERY#{issuer}"))
+        .await
+        .expect("the discovery item is written with the keys");
+    assert_eq!(s(&discovery, "jwks_uri"), format!("{issuer}/keys"));
+    assert_eq!(n(&discovery, "fetched_at"), NOW);
+
+    oidc.up.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (config, clock) = vars(NOW + 600);
+    let second = Authorizer::new(&config, clock, Some(KeyTable::new(&sdk, TABLE))).unwrap();
+    second.warm_up().await;
+    assert_eq!(oidc.hits(), 2, "the issuer was not asked");
+    assert_eq!(second.counters().get(Counter::TableReads), 2);
+    let mut c = claims("alice-1");
+    c["iss"] = json!(issuer);
+    let decision = decide(&second, &mint(FixtureKey::Rsa, &c)).await;
+    assert_eq!(decision.outcome, Outcome::Allow);
+}
+
+/// Defect 3: an item whose `fetched_at` lies far ahead blocked every write forever and
+/// was re-installed over freshly fetched keys; one whose attributes don't parse made the
+/// table count as down and stopped write-through. Each now counts as absent and the next
+/// fetch replaces it.
+#[tokio::test]
+async fn a_poisoned_item_counts_as_absent_and_the_next_fetch_replaces_it() {
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    let far = (NOW + 10 * 365 * 86_400).to_string();
+    let soon = (NOW + 100).to_string();
+    let cases: Vec<(&str, Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>)> = vec![
+        (
+            "fetched_at years ahead, holding other keys",
+            vec![
+                ("jwks", S(JWKS_ROTATED.into())),
+                ("fetched_at", N(far.clone())),
+                ("expires_at", N(far.clone())),
+            ],
+        ),
+        (
+            "fetched_at a string",
+            vec![
+                ("jwks", S(JWKS.into())),
+                ("fetched_at", S(soon.clone())),
+                ("expires_at", N(far.clone())),
+            ],
+        ),
+        (
+            "jwks that parses into no key, fetched_at a little ahead",
+            vec![
+                ("jwks", S("garbage".into())),
+                ("fetched_at", N(soon.clone())),
+                ("expires_at", N(far.clone())),
+            ],
+        ),
+        (
+            "no expires_at",
+            vec![("jwks", S(JWKS.into())), ("fetched_at", N(soon.clone()))],
+        ),
+        (
+            "jwks a number",
+            vec![
+                ("jwks", N("5".into())),
+                ("fetched_at", N(soon)),
+                ("expires_at", N(far)),
+            ],
+        ),
+    ];
+    for (label, attributes) in cases {
+        let w = world(Behavior::Serve(JWKS.into())).await;
+        let pk = S(format!("JWKS#{}", w.jwks.url()));
+        let mut item = vec![("PK", pk)];
+        item.extend(attributes);
+        common::dynamo::put_raw(&w.sdk, TABLE, &item).await;
+        let (a, clock) = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
+        assert_eq!(w.jwks.hits(), 1, "{label}: the issuer was asked");
+        assert_eq!(
+            a.counters().get(Counter::TableErrors),
+            0,
+            "{label}: the table is not down"
+        );
+        assert_eq!(
+            a.counters().get(Counter::TableWrites),
+            1,
+            "{label}: written through"
+        );
+        let stored = raw_item(&w.sdk, TABLE, &w.jwks.url()).await.unwrap();
+        assert_eq!(
+            (s(&stored, "jwks"), n(&stored, "fetched_at")),
+            (JWKS, NOW),
+            "{label}"
+        );
+        // Once the memory window passes, the re-read finds the good item, not the poison.
+        clock.advance(901);
+        assert_eq!(
+            decide(&a, &valid()).await.outcome,
+            Outcome::Allow,
+            "{label}"
+        );
+        assert_eq!(w.jwks.hits(), 1, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_refresher_replaces_a_poisoned_item_instead_of_failing() {
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let far = (NOW + 10 * 365 * 86_400).to_string();
+    for poison in [
+        vec![
+            ("jwks", S("{\"keys\":[]}".into())),
+            ("fetched_at", N((NOW + 10).to_string())),
+            ("expires_at", N(far.clone())),
+        ],
+        vec![
+            ("jwks", S(JWKS.into())),
+            ("fetched_at", N(far.clone())),
+            ("expires_at", N(far.clone())),
+        ],
+        vec![
+            ("jwks", S(JWKS.into())),
+            ("fetched_at", N("1.5".into())),
+            ("expires_at", S("x".into())),
+        ],
+    ] {
+        let mut item = vec![("PK", S(format!("JWKS#{}", w.jwks.url())))];
+        item.extend(poison);
+        common::dynamo::put_raw(&w.sdk, TABLE, &item).await;
+        let map: std::collections::HashMap<String, String> = [
+            ("JWT_ISSUER", ISSUER),
+            ("JWKS_URL", w.jwks.url().as_str()),
+            ("KEYS_TABLE_NAME", TABLE),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config =
+            jwt_authorizer::config::RefresherConfig::from_lookup(|n| map.get(n).cloned()).unwrap();
+        let summary = jwt_authorizer::refresh::Refresher::new(
+            &config,
+            KeyTable::new(&w.sdk, TABLE),
+            Arc::new(ManualClock::new(NOW)),
+        )
+        .unwrap()
+        .run()
+        .await;
+        assert!(summary.failed.is_empty(), "{summary:?}");
+        let refreshed = &summary.refreshed[&w.jwks.url()];
+        assert!(refreshed.changed && refreshed.written, "{summary:?}");
+        let stored = raw_item(&w.sdk, TABLE, &w.jwks.url()).await.unwrap();
+        assert_eq!((s(&stored, "jwks"), n(&stored, "fetched_at")), (JWKS, NOW));
+    }
+}
+
+/// Defect 6: cooldowns and windows ran on the wall clock, so a clock stepping back froze
+/// them.
+#[tokio::test]
+async fn a_wall_clock_stepping_back_does_not_freeze_the_cooldown() {
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let (a, clock) = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
+    w.jwks.set(Behavior::Serve(JWKS_ROTATED.into()));
+    let rotated = mint(FixtureKey::RsaRotated, &claims("alice-1"));
+    clock.advance(1);
+    assert_eq!(decide(&a, &rotated).await.outcome, Outcome::Unauthorized);
+    assert_eq!(
+        w.jwks.hits(),
+        1,
+        "inside the cooldown of the cold start's fetch"
+    );
+    clock.advance(31);
+    clock.set(NOW - 3_600);
+    let mut c = claims("alice-1");
+    c["iat"] = json!(NOW - 4_000);
+    c["exp"] = json!(NOW);
+    let decision = decide(&a, &mint(FixtureKey::RsaRotated, &c)).await;
+    assert_eq!(decision.outcome, Outcome::Allow);
+    assert_eq!(
+        w.jwks.hits(),
+        2,
+        "31 s passed, whatever the wall clock says"
+    );
 }

@@ -87,7 +87,7 @@ async fn an_entry_is_never_served_past_exp() {
     let expired = decide(&a, Kind::RestToken, &token, "alice-1").await;
     assert!(!expired.cached);
     assert_eq!(
-        (expired.outcome, expired.reason),
+        (expired.outcome, expired.reason.as_str()),
         (Outcome::Unauthorized, "expired")
     );
 }
@@ -112,7 +112,7 @@ async fn a_key_reload_forces_a_full_check() {
     let after = decide(&a, Kind::RestToken, &token, "alice-1").await;
     assert!(!after.cached);
     assert_eq!(
-        (after.outcome, after.reason),
+        (after.outcome, after.reason.as_str()),
         (Outcome::Unauthorized, "bad_signature")
     );
 }
@@ -139,7 +139,10 @@ async fn a_tampered_copy_of_a_cached_token_is_checked_in_full() {
         token.rsplit('.').next().unwrap()
     );
     assert_eq!(
-        decide(&a, Kind::RestToken, &swapped, "bob-2").await.reason,
+        decide(&a, Kind::RestToken, &swapped, "bob-2")
+            .await
+            .reason
+            .as_str(),
         "bad_signature"
     );
 }

@@ -21,7 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let refresher = Refresher::new(
         &config,
         KeyTable::from_env(&table_name).await,
-        Arc::new(SystemClock),
+        Arc::new(SystemClock::new()),
     )?;
     let refresher = &refresher;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Box<RawValue>>| async move {

@@ -71,6 +71,17 @@ pub enum EventError {
     BadArn,
 }
 
+impl EventError {
+    /// Short stable name for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Unrecognized => "unrecognized_event",
+            Self::Malformed(_) => "malformed_event",
+            Self::BadArn => "bad_arn",
+        }
+    }
+}
+
 /// Recognises the kind of `event` (raw JSON) and translates it.
 pub fn parse(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
     let shape = shape_of(event).ok_or(EventError::Unrecognized)?;

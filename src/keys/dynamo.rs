@@ -1,8 +1,7 @@
-//! The DynamoDB tier: one item per JWKS URL (see `record.rs`), read with GetItem and
-//! written with a PutItem that never replaces a newer `fetched_at`. Calls are bounded by
+//! The DynamoDB tier: the items of `record.rs`, read with GetItem and written with a
+//! PutItem that never replaces a newer usable item but always a poisoned one. Calls are bounded by
 //! short timeouts and few retries, so a dead table costs well under a second.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -11,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::record::{EXPIRES_AT, FETCHED_AT, JWKS, KeyRecord, PK};
+use super::record::{self, EXPIRES_AT, FETCHED_AT, Item, PK, Poison, Stored};
 use crate::error::UpstreamError;
 
 /// Bound of establishing a connection to DynamoDB.
@@ -64,43 +63,58 @@ impl KeyTable {
         &self.table
     }
 
-    /// The stored record of `jwks_url`, live or not; `None` when there is no item.
-    pub async fn get(&self, jwks_url: &str) -> Result<Option<KeyRecord>, UpstreamError> {
+    /// The stored item of `subject` (a JWKS URL, an issuer) read at wall time `now`,
+    /// live or not, usable or poisoned; `None` when there is no item.
+    pub async fn get<T: Item>(
+        &self,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<Stored<T>>, UpstreamError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, AttributeValue::S(KeyRecord::partition_key(jwks_url)))
+            .key(PK, AttributeValue::S(T::partition_key(subject)))
             .send()
             .await
             .map_err(upstream)?;
-        output.item.map(|item| record(jwks_url, &item)).transpose()
+        Ok(output.item.map(|item| record::parse(subject, &item, now)))
     }
 
-    /// Stores `record` unless the table holds one with the same or a newer `fetched_at`.
-    /// Returns whether it was written.
-    pub async fn put(&self, record: &KeyRecord) -> Result<bool, UpstreamError> {
-        let result = self
+    /// Stores `record` unless the table holds a newer usable one: the write goes through
+    /// when there is no item, when the stored one is older, poisoned in its attributes
+    /// (types, or a `fetched_at` more than 300 s ahead of `now`), or is the very poisoned
+    /// version this writer read (`replacing`). Returns whether it was written.
+    pub async fn put<T: Item>(
+        &self,
+        record: &T,
+        now: u64,
+        replacing: Option<&Poison>,
+    ) -> Result<bool, UpstreamError> {
+        let horizon = now.saturating_add(record::MAX_FUTURE_SECONDS);
+        // A poisoned item without a numeric `fetched_at` is caught by the type guards.
+        let seen = replacing.and_then(|poison| poison.fetched_at.as_ref());
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(
-                PK,
-                AttributeValue::S(KeyRecord::partition_key(&record.jwks_url)),
-            )
-            .item(JWKS, AttributeValue::S(record.jwks.clone()))
-            .item(FETCHED_AT, AttributeValue::N(record.fetched_at.to_string()))
-            .item(EXPIRES_AT, AttributeValue::N(record.expires_at.to_string()))
-            .condition_expression("attribute_not_exists(#pk) OR #fetched < :fetched")
+            .set_item(Some(record::attributes(record)))
+            .condition_expression(write_condition(seen.is_some()))
             .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#body", T::BODY)
             .expression_attribute_names("#fetched", FETCHED_AT)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":n", AttributeValue::S("N".into()))
+            .expression_attribute_values(":s", AttributeValue::S("S".into()))
             .expression_attribute_values(
                 ":fetched",
-                AttributeValue::N(record.fetched_at.to_string()),
+                AttributeValue::N(record.fetched_at().to_string()),
             )
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":horizon", AttributeValue::N(horizon.to_string()));
+        if let Some(seen) = seen {
+            request = request.expression_attribute_values(":seen", AttributeValue::N(seen.clone()));
+        }
+        match request.send().await {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(false)
@@ -110,28 +124,19 @@ impl KeyTable {
     }
 }
 
-fn record(
-    jwks_url: &str,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<KeyRecord, UpstreamError> {
-    let invalid =
-        |what: &str| UpstreamError::InvalidDocument(format!("table item for {jwks_url}: {what}"));
-    let number = |name: &str| -> Result<u64, UpstreamError> {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| invalid(&format!("{name} is not an integer")))
-    };
-    let jwks = item
-        .get(JWKS)
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| invalid("jwks is not a string"))?;
-    Ok(KeyRecord {
-        jwks_url: jwks_url.to_owned(),
-        jwks: jwks.clone(),
-        fetched_at: number(FETCHED_AT)?,
-        expires_at: number(EXPIRES_AT)?,
-    })
+/// The condition of every write of a key-tier item. The type guards come first: a
+/// comparison across types is false in DynamoDB, but some emulators fail the call
+/// unless an earlier `OR` operand already holds.
+fn write_condition(replacing_seen: bool) -> &'static str {
+    if replacing_seen {
+        "attribute_not_exists(#pk) OR NOT attribute_type(#fetched, :n) \
+         OR NOT attribute_type(#expires, :n) OR NOT attribute_type(#body, :s) \
+         OR #fetched < :fetched OR #fetched > :horizon OR #fetched = :seen"
+    } else {
+        "attribute_not_exists(#pk) OR NOT attribute_type(#fetched, :n) \
+         OR NOT attribute_type(#expires, :n) OR NOT attribute_type(#body, :s) \
+         OR #fetched < :fetched OR #fetched > :horizon"
+    }
 }
 
 fn upstream<E, R>(error: SdkError<E, R>) -> UpstreamError

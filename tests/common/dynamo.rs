@@ -121,3 +121,40 @@ impl Drop for DeadEndpoint {
         let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
     }
 }
+
+/// Writes `attributes` as an item, unconditionally (another writer, or an attacker).
+pub async fn put_raw(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    attributes: &[(&str, AttributeValue)],
+) {
+    Client::new(sdk)
+        .put_item()
+        .table_name(table)
+        .set_item(Some(
+            attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .expect("put item");
+}
+
+/// The item with partition key `pk` exactly as stored, if any.
+pub async fn raw_item_pk(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    pk: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    Client::new(sdk)
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(pk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
