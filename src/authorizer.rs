@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 use crate::clock::Clock;
 use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
 use crate::error::UpstreamError;
-use crate::events::{self, AuthRequest, Kind};
+use crate::events::{self, AuthRequest, Kind, wildcard_match};
 use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
 use crate::metrics::Counters;
 use crate::outcome::{Outcome, Reason};
-use crate::policy::{self, Answer, policy_document, wildcard_match};
+use crate::policy::{self, Answer, policy_document};
 use crate::verify::{Verification, Verifier};
 
 /// `principalId` of answers to callers without a valid token.

@@ -26,9 +26,9 @@ def workspace_binaries():
     return {t["name"] for p in meta["packages"] for t in p["targets"] if "bin" in t["kind"]}
 
 
-def variables_read(path):
-    """Environment variables a Rust file reads through config.rs's Env (get/number/choice)."""
-    text = (ROOT / path).read_text()
+def variables_read(path="src/config"):
+    """Environment variables the configuration reads through its Env (get/number/choice)."""
+    text = "".join(p.read_text() for p in sorted((ROOT / path).glob("*.rs")))
     return set(re.findall(r'env\s*\.(?:get|number|choice)\(\s*"([A-Z][A-Z0-9_]+)"', text))
 
 
@@ -62,7 +62,7 @@ class TemplateMatchesTheCode(unittest.TestCase):
 
     def test_authorizer_environment_matches_the_variables_the_code_reads(self):
         env = set(RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"])
-        read = variables_read("src/config.rs")
+        read = variables_read()
         self.assertLessEqual(env, read, f"set in the template but never read: {env - read}")
         must = {"COGNITO_USER_POOL_ID", "JWT_ISSUER", "JWKS_URL", "JWT_AUDIENCE", "JWT_TOKEN_USE",
                 "POLICY_RESOURCES", "PRINCIPAL_CLAIM", "CONTEXT_CLAIMS", "DENY_MODE", "KEYS_TABLE_NAME"}
@@ -72,7 +72,7 @@ class TemplateMatchesTheCode(unittest.TestCase):
 
     def test_refresher_environment_is_read_by_the_code_and_needs_no_audience(self):
         env = set(RESOURCES["RefresherFunction"]["Properties"]["Environment"]["Variables"])
-        self.assertLessEqual(env, variables_read("src/config.rs"))
+        self.assertLessEqual(env, variables_read())
         self.assertNotIn("JWT_AUDIENCE", env)
         self.assertIn("KEYS_TABLE_NAME", env)
 

@@ -1,6 +1,7 @@
 //! API Gateway authorizer events: tells the four kinds apart by shape and translates each
 //! into one [`AuthRequest`]. One file per kind; none of them verifies anything.
 
+mod arn;
 mod http_api;
 mod rest_request;
 mod rest_token;
@@ -13,8 +14,9 @@ use serde::de::IgnoredAny;
 use thiserror::Error;
 
 use crate::error::TokenError;
-use crate::policy::api_prefix;
 use crate::token::TokenSource;
+
+pub use arn::{api_prefix, wildcard_match};
 
 /// The API Gateway authorizer kinds this binary answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -147,7 +147,7 @@ pub fn grants(answer: &Result<Answer, Unauthorized>, event: &Value) -> bool {
                 .any(|s| {
                     s["Effect"] == "Allow"
                         && s["Resource"].as_array().unwrap().iter().any(|r| {
-                            jwt_authorizer::policy::wildcard_match(r.as_str().unwrap(), arn)
+                            jwt_authorizer::events::wildcard_match(r.as_str().unwrap(), arn)
                         })
                 })
         }
