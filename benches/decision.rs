@@ -1,7 +1,8 @@
 //! The warm decision, per algorithm (RS256, ES256): a whole REST TOKEN decision (event
 //! JSON in → answer JSON out, key in memory) over 256 distinct tokens with the token cache
 //! off; the same for one repeated token with the cache on; and a bare aws-lc-rs signature
-//! check of the same token with the same parsed key. Prints the ratios.
+//! check of the same token with the same parsed key; and the decision with twenty
+//! authorization rules against the one with one template. Prints the ratios.
 //! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -21,15 +22,44 @@ const NOW: u64 = 1_800_000_000;
 const SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
 
 fn authorizer(cache: &str) -> Authorizer {
-    let vars: HashMap<&str, &str> = [
+    authorizer_with(cache, &[("POLICY_RESOURCES", "GET/hello/{sub}")])
+}
+
+/// Twenty rules of every kind, as a real API might have: per-user paths, scopes (any and
+/// all), groups, claim pins; six of them hold for the benchmark's token.
+const TWENTY_RULES: &str = r#"[
+    {"resources": ["GET/hello/{sub}"]},
+    {"resources": ["PUT/profile/{sub}", "GET/profile/{sub}"]},
+    {"resources": ["GET/reports/*"], "scopes_any": ["reports:read", "aws.cognito.signin.user.admin"]},
+    {"resources": ["POST/reports/*"], "scopes_all": ["reports:write", "reports:read"]},
+    {"resources": ["DELETE/users/*"], "scopes_all": ["users:write"], "groups_any": ["ops"]},
+    {"resources": ["GET/users/*"], "groups_any": ["ops", "support"]},
+    {"resources": ["GET/admin/*"], "groups_all": ["admins", "ops"]},
+    {"resources": ["GET/billing/*"], "groups_any": ["finance"]},
+    {"resources": ["GET/tenants/{custom:tenant}/*"], "claims": {"custom:tenant": ["acme", "globex"]}},
+    {"resources": ["PUT/tenants/{custom:tenant}/*"], "claims": {"custom:tenant": ["acme"], "custom:tier": [3]}},
+    {"resources": ["GET/beta/*"], "claims": {"custom:beta": [true]}},
+    {"resources": ["GET/eu/*"], "claims": {"custom:region": ["eu-west-1", "eu-central-1"]}},
+    {"resources": ["GET/files/{sub}/*"], "scopes_any": ["files:read"]},
+    {"resources": ["PUT/files/{sub}/*"], "scopes_any": ["files:write"]},
+    {"resources": ["GET/orders/*"], "scopes_any": ["orders:read"], "groups_any": ["sales"]},
+    {"resources": ["POST/orders/*"], "scopes_all": ["orders:write"], "groups_any": ["sales"]},
+    {"resources": ["GET/audit/*"], "groups_any": ["auditors"], "claims": {"iss": ["https://issuer.test"]}},
+    {"resources": ["GET/status"], "claims": {"iss": ["https://issuer.test"]}},
+    {"resources": ["GET/metrics/*"], "groups_any": ["ops"], "scopes_any": ["metrics:read", "aws.cognito.signin.user.admin"]},
+    {"resources": ["$connect"], "scopes_any": ["chat", "aws.cognito.signin.user.admin"]}
+]"#;
+
+fn authorizer_with(cache: &str, policy: &[(&'static str, &'static str)]) -> Authorizer {
+    let mut vars: HashMap<&str, &str> = [
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "test-client"),
         ("JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
         ("JWT_ALGORITHMS", "RS256,ES256"),
-        ("POLICY_RESOURCES", "GET/hello/{sub}"),
         ("TOKEN_CACHE_SIZE", cache),
     ]
     .into();
+    vars.extend(policy.iter().copied());
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
     let authorizer = Authorizer::new(&config, Arc::new(ManualClock::new(NOW)), None).unwrap();
     authorizer
@@ -47,6 +77,7 @@ fn token(key: FixtureKey, n: usize) -> String {
             "iss": "https://issuer.test", "sub": SUB, "aud": "test-client", "token_use": "access",
             "scope": "aws.cognito.signin.user.admin", "auth_time": NOW - 60, "iat": NOW - 60,
             "exp": NOW + 3600, "jti": format!("0f1e2d3c-4b5a-6978-8796-{n:012}"), "username": "alice",
+            "cognito:groups": ["ops", "dev"], "custom:tenant": "acme",
         }),
     )
 }
@@ -126,6 +157,37 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+    rules(c, &runtime);
+}
+
+/// The decision with one template against the same with twenty rules, for the same
+/// tokens: warm (full verify) and repeated (token cache on, where the rules are most of
+/// what is left).
+fn rules(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let one = [("POLICY_RESOURCES", "GET/hello/{sub}")];
+    let twenty = [("POLICY_RULES", TWENTY_RULES)];
+    let events: Vec<String> = (0..256)
+        .map(|n| event(&token(FixtureKey::Rsa, n)))
+        .collect();
+    let mut group = c.benchmark_group("rules");
+    for (name, policy) in [("one_template", &one), ("twenty_rules", &twenty)] {
+        let (uncached, cached) = (
+            authorizer_with("0", policy),
+            authorizer_with("1024", policy),
+        );
+        let mut i = 0;
+        group.bench_function(format!("warm_decision_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % events.len();
+                black_box(decide(runtime, &uncached, &events[i]))
+            })
+        });
+        decide(runtime, &cached, &events[0]);
+        group.bench_function(format!("repeated_token_{name}"), |b| {
+            b.iter(|| black_box(decide(runtime, &cached, &events[0])))
+        });
+    }
+    group.finish();
 }
 
 /// Mean time of one benchmark from criterion's own record, in ns.
@@ -156,5 +218,16 @@ fn main() {
             "{group}: warm decision {warm:.0} ns = {:.3} x bare verify ({bare:.0} ns); repeated token {repeated:.0} ns",
             warm / bare
         );
+    }
+    for kind in ["warm_decision", "repeated_token"] {
+        if let (Some(one), Some(twenty)) = (
+            mean_ns("rules", &format!("{kind}_one_template")),
+            mean_ns("rules", &format!("{kind}_twenty_rules")),
+        ) {
+            println!(
+                "rules: {kind} with 20 rules {twenty:.0} ns vs one template {one:.0} ns: {:+.0} ns",
+                twenty - one
+            );
+        }
     }
 }

@@ -81,6 +81,14 @@ impl Authorizer {
         clock: Arc<dyn Clock>,
         table: Option<KeyTable>,
     ) -> Result<Self, UpstreamError> {
+        if config.decision.simple_answers_may_be_reused_wrongly() {
+            tracing::warn!(
+                "HTTP_API_RESPONSE=simple with grants that vary by route or caller: an HTTP API caches an \
+                 answer by identity source alone, so one route's isAuthorized: true could be reused for \
+                 another; turn the HTTP API authorizer's cache off (TTL 0) or set HTTP_API_RESPONSE=iam \
+                 (docs/decisions.md)"
+            );
+        }
         let counters = Arc::new(Counters::default());
         let deps = TierDeps {
             client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
@@ -197,9 +205,9 @@ impl Authorizer {
     ) -> (Result<Answer, Unauthorized>, Reason) {
         let resources: Vec<String> = self
             .decision
-            .templates
-            .iter()
-            .filter_map(|t| t.expand(claims))
+            .rules
+            .grant(claims)
+            .into_iter()
             .map(|path| format!("{}{path}", request.api_prefix))
             .collect();
         let principal = policy::principal(claims, &self.decision.principal_claim);

@@ -1,9 +1,9 @@
-//! How a verified token becomes an answer: templates, principal, context, token sources,
-//! the denial and the HTTP API answer format.
+//! How a verified token becomes an answer: the rules (see `rules.rs`), principal, context,
+//! token sources, the denial and the HTTP API answer format.
 
 use super::env::{Env, comma_list};
 use crate::error::ConfigError;
-use crate::policy::Template;
+use crate::policy::Rules;
 use crate::token::TokenSource;
 
 /// What a REST or WebSocket caller gets for an absent or invalid token (`DENY_MODE`).
@@ -27,8 +27,9 @@ pub enum HttpApiResponse {
 /// How a verified token becomes an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionConfig {
-    /// `POLICY_RESOURCES` (default `*`).
-    pub templates: Vec<Template>,
+    /// `POLICY_RESOURCES` and `POLICY_RULES` (default: `*` for any valid token), with
+    /// groups from `GROUPS_CLAIM`.
+    pub rules: Rules,
     /// `PRINCIPAL_CLAIM` (default `sub`).
     pub principal_claim: String,
     /// `CONTEXT_CLAIMS` as `(context key, claim)` (default `sub`, `username`, where present).
@@ -41,20 +42,18 @@ pub struct DecisionConfig {
     pub http_api_response: HttpApiResponse,
 }
 
+impl DecisionConfig {
+    /// Whether HTTP API simple answers meet grants that vary by route or caller: API
+    /// Gateway caches an HTTP API answer by identity source alone, so an `isAuthorized:
+    /// true` for one route would be reused for another within the result TTL, unless the
+    /// authorizer cache is off.
+    pub fn simple_answers_may_be_reused_wrongly(&self) -> bool {
+        self.http_api_response == HttpApiResponse::Simple && self.rules.vary_by_route_or_caller()
+    }
+}
+
 pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
-    let templates = match env.get("POLICY_RESOURCES") {
-        Some(raw) => {
-            let templates = comma_list(&raw)
-                .iter()
-                .map(|t| Template::parse(t).map_err(|r| ConfigError::new("POLICY_RESOURCES", r)))
-                .collect::<Result<Vec<_>, _>>()?;
-            if templates.is_empty() {
-                return Err(ConfigError::new("POLICY_RESOURCES", "lists no template"));
-            }
-            templates
-        }
-        None => vec![Template::everything()],
-    };
+    let rules = super::rules::rules(env)?;
     let principal_claim = env
         .get("PRINCIPAL_CLAIM")
         .unwrap_or_else(|| "sub".to_owned());
@@ -79,7 +78,7 @@ pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
         None => TokenSource::defaults(),
     };
     Ok(DecisionConfig {
-        templates,
+        rules,
         principal_claim,
         context_claims,
         token_sources,
@@ -136,6 +135,28 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
     use crate::config::test_support::*;
+
+    #[test]
+    fn simple_answers_with_route_dependent_grants_are_flagged() {
+        let flagged = |vars: &[(&str, &str)]| {
+            let mut all = vec![COGNITO[0], COGNITO[1]];
+            all.extend_from_slice(vars);
+            load(&all)
+                .unwrap()
+                .decision
+                .simple_answers_may_be_reused_wrongly()
+        };
+        assert!(!flagged(&[]), "the default * does not vary");
+        assert!(flagged(&[("POLICY_RESOURCES", "GET/hello/{sub}")]));
+        assert!(!flagged(&[
+            ("POLICY_RESOURCES", "GET/hello/{sub}"),
+            ("HTTP_API_RESPONSE", "iam")
+        ]));
+        assert!(flagged(&[(
+            "POLICY_RULES",
+            r#"[{"resources":["*"],"groups_any":["ops"]}]"#
+        )]));
+    }
 
     #[test]
     fn choices_are_checked() {

@@ -412,7 +412,10 @@ mod tests {
         assert_eq!(config.decision.deny_mode, DenyMode::Unauthorized);
         assert_eq!(config.decision.http_api_response, HttpApiResponse::Simple);
         assert_eq!(config.decision.principal_claim, "sub");
-        assert_eq!(config.decision.templates, vec![Template::everything()]);
+        assert_eq!(
+            config.decision.rules.rules(),
+            [crate::policy::Rule::always(vec![Template::everything()])]
+        );
         assert_eq!(config.decision.token_sources, TokenSource::defaults());
     }
 

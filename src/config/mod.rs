@@ -7,12 +7,14 @@ mod decision;
 mod env;
 mod issuer;
 mod keys;
+mod rules;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
 pub use issuer::{
     IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES, TokenUse, checked_url,
 };
 pub use keys::KeySettings;
+pub use rules::{DEFAULT_GROUPS_CLAIM, parse_rules};
 
 use env::Env;
 use issuer::{Audience, issuers};

@@ -1,0 +1,271 @@
+//! Resource templates: `METHOD/path` with `{claim}` placeholders, parsed once at init and
+//! expanded per token; a claim can only fill a placeholder with a safe segment, so no claim
+//! value can widen a policy.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Longest claim value a placeholder accepts.
+pub const MAX_CLAIM_SEGMENT: usize = 128;
+
+/// Route prefixes a template may start with: an HTTP method, `*`, or the WebSocket `$connect`.
+const ROUTE_STARTS: [&str; 9] = [
+    "*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "$connect",
+];
+
+/// One resource template, e.g. `GET/hello/{sub}` (a `POLICY_RESOURCES` entry, or one of a
+/// rule's `resources`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Claim(String),
+}
+
+impl Template {
+    /// `*`: every route of the calling API's stage.
+    pub fn everything() -> Self {
+        Self {
+            parts: vec![Part::Literal("*".into())],
+        }
+    }
+
+    /// Parses `METHOD/path` with `{claim}` placeholders (a leading `/` is ignored).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim().trim_start_matches('/');
+        let route = text.split('/').next().unwrap_or_default();
+        if !ROUTE_STARTS.contains(&route) {
+            return Err(format!(
+                "{raw:?} must start with an HTTP method, * or $connect (e.g. GET/hello/{{sub}})"
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let (literal, after) = rest.split_at(open);
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("{raw:?} has an unclosed {{"))?;
+            let name = after.get(1..close).unwrap_or_default();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+            {
+                return Err(format!("{raw:?} has an invalid placeholder {{{name}}}"));
+            }
+            push_literal(&mut parts, literal, raw)?;
+            parts.push(Part::Claim(name.to_owned()));
+            rest = after.get(close + 1..).unwrap_or_default();
+        }
+        push_literal(&mut parts, rest, raw)?;
+        // A placeholder must be bounded by literal text: `{uid}*` would let uid=1 reach
+        // /files/10, and `{a}{b}` can be filled two ways to the same path.
+        for pair in parts.windows(2) {
+            let touches = match pair {
+                [Part::Claim(_), Part::Claim(_)] => true,
+                [Part::Claim(_), Part::Literal(next)] => next.starts_with('*'),
+                [Part::Literal(before), Part::Claim(_)] => before.ends_with('*'),
+                _ => false,
+            };
+            if touches {
+                return Err(format!(
+                    "{raw:?} has a placeholder touching * or another placeholder"
+                ));
+            }
+        }
+        Ok(Self { parts })
+    }
+
+    /// Whether this is `*`, every route of the stage (a grant that does not vary by route).
+    pub fn is_everything(&self) -> bool {
+        matches!(self.parts.as_slice(), [Part::Literal(only)] if only == "*")
+    }
+
+    /// The claims its placeholders name.
+    pub fn claims(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Claim(name) => Some(name.as_str()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// The resource path for these claims, or `None` when a placeholder's claim is missing
+    /// or not a safe segment (see [`claim_segment`]).
+    pub fn expand(&self, claims: &Map<String, Value>) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Claim(name) => out.push_str(&claim_segment(claims.get(name)?)?),
+            }
+        }
+        Some(out)
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => f.write_str(text)?,
+                Part::Claim(name) => write!(f, "{{{name}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn push_literal(parts: &mut Vec<Part>, literal: &str, raw: &str) -> Result<(), String> {
+    if literal.contains('}')
+        || !literal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~@+=:$*/-".contains(c))
+    {
+        return Err(format!(
+            "{raw:?} has characters outside A-Z a-z 0-9 . _ ~ @ + = : $ * / -"
+        ));
+    }
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal.to_owned()));
+    }
+    Ok(())
+}
+
+/// A claim value that may stand in a resource: a string of 1 to 128 characters from
+/// `[A-Za-z0-9._~@+=:-]` that is not only dots, or an integer. Anything else (`*`, `a/b`,
+/// floats, arrays…) is `None`, so a claim can never widen a policy.
+pub fn claim_segment(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => {
+            let safe = (1..=MAX_CLAIM_SEGMENT).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._~@+=:-".contains(&b))
+                && !s.bytes().all(|b| b == b'.');
+            safe.then_some(Cow::Borrowed(s.as_str()))
+        }
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn template_expands_string_and_integer_claims() {
+        let t = Template::parse("GET/hello/{sub}").unwrap();
+        assert_eq!(
+            t.expand(&claims(json!({"sub": "abc-123"}))),
+            Some("GET/hello/abc-123".into())
+        );
+        assert_eq!(
+            t.expand(&claims(json!({"sub": 42}))),
+            Some("GET/hello/42".into())
+        );
+        let t = Template::parse("/PUT/users/{uid}/files/*").unwrap();
+        assert_eq!(
+            t.expand(&claims(json!({"uid": "u@x.com"}))),
+            Some("PUT/users/u@x.com/files/*".into())
+        );
+    }
+
+    #[test]
+    fn claim_injection_makes_no_resource() {
+        let t = Template::parse("GET/hello/{sub}").unwrap();
+        for bad in [
+            json!("*"),
+            json!("a/b"),
+            json!(""),
+            json!(".."),
+            json!("."),
+            json!("a b"),
+            json!("a?b"),
+            json!("x".repeat(129)),
+            json!(1.5),
+            json!(["a"]),
+            json!({"a": 1}),
+            json!(null),
+            json!(true),
+            json!("é"),
+            json!("a\nb"),
+            json!("${x}"),
+        ] {
+            assert_eq!(
+                t.expand(&claims(json!({"sub": bad.clone()}))),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(t.expand(&claims(json!({"other": "x"}))), None);
+        assert_eq!(
+            t.expand(&claims(json!({"sub": "x".repeat(128)})))
+                .map(|s| s.len()),
+            Some(10 + 128)
+        );
+    }
+
+    #[test]
+    fn template_parse_rejects_bad_templates() {
+        for bad in [
+            "hello/{sub}",
+            "GET/hello/{sub",
+            "GET/hello/{}",
+            "GET/a b",
+            "GET/{a/b}",
+            "GET/x}",
+            "FETCH/x",
+            "",
+            "GET/files/{uid}*",
+            "GET/files/*{uid}",
+            "GET/files/{a}{b}",
+            "*/{uid}*/x",
+        ] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "*",
+            "GET/hello/{sub}",
+            "$connect",
+            "*/admin/*",
+            "DELETE/items/{custom:tenant}/{sub}",
+        ] {
+            assert!(Template::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_bounded_by_literals_is_fine() {
+        for good in [
+            "GET/files/{uid}/*",
+            "GET/files/x{uid}.json",
+            "*/users/{a}-{b}",
+        ] {
+            assert!(Template::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn templates_print_as_written_and_know_their_claims() {
+        let t = Template::parse("/DELETE/items/{custom:tenant}/{sub}").unwrap();
+        assert_eq!(t.to_string(), "DELETE/items/{custom:tenant}/{sub}");
+        assert_eq!(t.claims().collect::<Vec<_>>(), ["custom:tenant", "sub"]);
+        assert!(!t.is_everything());
+        assert!(Template::everything().is_everything());
+        assert!(Template::parse("*").unwrap().is_everything());
+        assert!(!Template::parse("*/admin/*").unwrap().is_everything());
+    }
+}
