@@ -1,8 +1,13 @@
 """Checks template.yaml against the code, so the deployment cannot drift from it.
 
 Run by scripts/test.sh with the project's .venv (cfn-lint provides the CloudFormation
-YAML loader that understands !Ref, !Sub and friends):  python -m unittest tests/template_test.py
+YAML loader that understands !Ref, !Sub and friends; aws-sam-cli brings samtranslator,
+which expands the SAM resources the way CloudFormation's transform will):
+python -m unittest tests/template_test.py
 """
+import copy
+import fnmatch
+import functools
 import json
 import re
 import subprocess
@@ -38,12 +43,53 @@ def rust_const(path, name):
     return match.group(1)
 
 
-def statements(function):
-    out = []
-    for policy in function["Properties"].get("Policies", []):
-        assert isinstance(policy, dict), f"only inline policies are allowed, got {policy!r}"
-        out.extend(policy["Statement"])
+def get_att_arn(value):
+    """The logical id of `!GetAtt X.Arn`, else None."""
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        target, attribute = value["Fn::GetAtt"]
+        return target if attribute == "Arn" else None
+    return None
+
+
+def role_of(function):
+    role = get_att_arn(function["Properties"].get("Role"))
+    assert role and RESOURCES[role]["Type"] == "AWS::IAM::Role", f"{function} has no explicit role"
+    return role
+
+
+def role_statements(role):
+    """Every statement granted to a role: its inline policies and the IAM policies attached to it."""
+    props = RESOURCES[role]["Properties"]
+    assert not props.get("ManagedPolicyArns"), f"{role} has managed policies"
+    out = [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    for resource in RESOURCES.values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            if {"Ref": role} in resource["Properties"].get("Roles", []):
+                out.extend(resource["Properties"]["PolicyDocument"]["Statement"])
     return out
+
+
+def statements(function):
+    """What a function may do: its role's statements (functions carry no SAM Policies)."""
+    assert "Policies" not in function["Properties"], "permissions live on the explicit roles"
+    return role_statements(role_of(function))
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@functools.lru_cache(maxsize=None)
+def translated():
+    """The template after the SAM transform (what CloudFormation will create)."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(json.loads(json.dumps(TEMPLATE)))
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/key"  # as sam validate does
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    return translator.translate(template, parameter_values={}, get_managed_policy_map=lambda: {})
 
 
 class TemplateMatchesTheCode(unittest.TestCase):
@@ -92,16 +138,57 @@ class TemplateMatchesTheCode(unittest.TestCase):
         self.assertEqual((alarm["Namespace"], alarm["MetricName"]), ("AWS/Lambda", "Errors"))
         self.assertEqual(alarm["Dimensions"][0]["Value"], {"Ref": "RefresherFunction"})
 
+    def test_outputs_and_parameters(self):
+        self.assertLessEqual({"RestApiUrl", "WebSocketUrl", "KeysTableName"},
+                             set(TEMPLATE["Outputs"]))
+        params = set(TEMPLATE["Parameters"])
+        self.assertLessEqual({"CognitoUserPoolId", "JwtIssuer", "JwksUrl", "JwtAudience", "JwtTokenUse", "PolicyResources",
+                              "PrincipalClaim", "ContextClaims", "DenyMode", "AuthorizerResultTtl", "AlarmTopicArn",
+                              "LogRetentionInDays"}, params)
+
+    def test_sample_events_exist_for_every_kind_and_the_schedule(self):
+        for name in ["rest-token", "rest-request", "websocket-connect", "http-api", "refresher-schedule"]:
+            json.loads((ROOT / "events" / f"{name}.json").read_text())
+
+
+class LeastPrivilege(unittest.TestCase):
     def test_iam_is_exactly_get_and_put_on_the_table(self):
         for name in ["AuthorizerFunction", "RefresherFunction"]:
-            found = statements(RESOURCES[name])
+            found = [s for s in statements(RESOURCES[name]) if not all(a.startswith("logs:") for a in as_list(s["Action"]))]
             self.assertEqual(len(found), 1, name)
             self.assertEqual(found[0]["Effect"], "Allow")
             self.assertEqual(sorted(found[0]["Action"]), ["dynamodb:GetItem", "dynamodb:PutItem"], name)
             self.assertEqual(found[0]["Resource"], {"Fn::GetAtt": ["KeysTable", "Arn"]}, name)
-        self.assertEqual(statements(RESOURCES["HelloFunction"]), [])
-        roles = [n for n, r in RESOURCES.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
-        self.assertEqual(roles, [], "IAM comes only from the functions' inline policies")
+            self.assertNotIn("Condition", found[0], name)
+        self.assertEqual([s for s in statements(RESOURCES["HelloFunction"]) if not s["Action"][0].startswith("logs:")], [])
+
+    def test_each_function_only_writes_its_own_log_group_and_never_creates_one(self):
+        for name, function in functions().items():
+            log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            logs = [s for s in statements(function) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+            self.assertEqual(len(logs), 1, name)
+            self.assertEqual(logs[0]["Effect"], "Allow")
+            self.assertEqual(sorted(logs[0]["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"], name)
+            self.assertEqual(logs[0]["Resource"], {"Fn::GetAtt": [log_group, "Arn"]}, name)
+
+    def test_iam_comes_only_from_the_three_roles_and_the_two_table_policies(self):
+        iam = {n: r for n, r in RESOURCES.items() if r["Type"].startswith("AWS::IAM::")}
+        self.assertEqual(set(iam), {"AuthorizerRole", "RefresherRole", "HelloRole", "AuthorizerTableAccess", "RefresherTableAccess"})
+        for name in ["AuthorizerTableAccess", "RefresherTableAccess"]:
+            self.assertEqual(iam[name]["Type"], "AWS::IAM::Policy")
+        self.assertEqual(RESOURCES["AuthorizerTableAccess"]["Properties"]["Roles"], [{"Ref": "AuthorizerRole"}])
+        self.assertEqual(RESOURCES["RefresherTableAccess"]["Properties"]["Roles"], [{"Ref": "RefresherRole"}])
+        self.assertEqual({n: role_of(f) for n, f in functions().items()},
+                         {"AuthorizerFunction": "AuthorizerRole", "RefresherFunction": "RefresherRole", "HelloFunction": "HelloRole"})
+        for role in ["AuthorizerRole", "RefresherRole", "HelloRole"]:
+            trust = RESOURCES[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            self.assertEqual(trust, [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}], role)
+        generated = [n for n, r in translated()["Resources"].items() if r["Type"].startswith("AWS::IAM::") and n not in iam]
+        self.assertEqual(generated, [], "the SAM transform must not add IAM")
+
+    def test_functions_start_only_once_they_may_read_the_table(self):
+        self.assertEqual(RESOURCES["AuthorizerFunction"].get("DependsOn"), "AuthorizerTableAccess")
+        self.assertEqual(RESOURCES["RefresherFunction"].get("DependsOn"), "RefresherTableAccess")
 
     def test_api_gateway_may_invoke_the_authorizer_and_nothing_else_is_granted(self):
         permissions = {n: r["Properties"] for n, r in RESOURCES.items() if r["Type"] == "AWS::Lambda::Permission"}
@@ -111,6 +198,60 @@ class TemplateMatchesTheCode(unittest.TestCase):
         targets = {p["FunctionName"]["Ref"] for p in permissions.values()}
         self.assertEqual(targets, {"AuthorizerFunction", "HelloFunction"})
 
+    def test_after_the_transform_only_the_apis_invoke_authorizer_and_hello_and_only_the_schedule_the_refresher(self):
+        resources = translated()["Resources"]
+        by_function = {}
+        for name, permission in ((n, r["Properties"]) for n, r in resources.items() if r["Type"] == "AWS::Lambda::Permission"):
+            function = permission["FunctionName"].get("Ref") or permission["FunctionName"]["Fn::GetAtt"][0]
+            self.assertEqual(permission["Action"], "lambda:InvokeFunction", name)
+            self.assertIn("SourceArn", permission, name)
+            by_function.setdefault(function, []).append(permission)
+        self.assertEqual(set(by_function), {"AuthorizerFunction", "HelloFunction", "RefresherFunction"})
+
+        def api_of(source_arn):
+            text = json.dumps(source_arn)
+            apis = [api for api in ("RestApi", "WebSocketApi") if re.search(rf'\b{api}\b', text)]
+            self.assertEqual(len(apis), 1, text)
+            return apis[0], text
+
+        authorizer_apis = []
+        for permission in by_function["AuthorizerFunction"]:
+            self.assertEqual(permission["Principal"], "apigateway.amazonaws.com")
+            api, text = api_of(permission["SourceArn"])
+            self.assertIn("/authorizers/", text)
+            authorizer_apis.append(api)
+        self.assertEqual(sorted(authorizer_apis), ["RestApi", "WebSocketApi"])
+        for permission in by_function["HelloFunction"]:
+            self.assertEqual(permission["Principal"], "apigateway.amazonaws.com")
+            api_of(permission["SourceArn"])
+        [schedule] = by_function["RefresherFunction"]
+        self.assertEqual(schedule["Principal"], "events.amazonaws.com")
+        rule = schedule["SourceArn"]["Fn::GetAtt"][0]
+        self.assertEqual(resources[rule]["Properties"]["ScheduleExpression"], "rate(14 days)")
+
+
+class Logs(unittest.TestCase):
+    def test_every_function_logs_to_its_own_group_with_a_retention(self):
+        groups = set()
+        for name, function in functions().items():
+            group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            resource = RESOURCES[group]
+            self.assertEqual(resource["Type"], "AWS::Logs::LogGroup", name)
+            self.assertEqual(resource["Properties"]["RetentionInDays"], {"Ref": "LogRetentionInDays"}, name)
+            self.assertTrue(resource["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}/"), name)
+            groups.add(group)
+        self.assertEqual(groups, {"AuthorizerLogGroup", "RefresherLogGroup", "HelloLogGroup"})
+        retention = TEMPLATE["Parameters"]["LogRetentionInDays"]
+        self.assertEqual(retention["Default"], 30)
+        self.assertIn(retention["Default"], retention["AllowedValues"])
+
+    def test_no_role_may_create_a_log_group(self):
+        for role in ["AuthorizerRole", "RefresherRole", "HelloRole"]:
+            actions = {a for s in role_statements(role) for a in as_list(s["Action"])}
+            self.assertFalse({a for a in actions if fnmatch.fnmatchcase("logs:CreateLogGroup", a)}, role)
+
+
+class RestAndWebSocket(unittest.TestCase):
     def test_rest_api_uses_the_authorizer_by_default_with_an_open_health_route(self):
         auth = RESOURCES["RestApi"]["Properties"]["Auth"]
         self.assertEqual(auth["DefaultAuthorizer"], "JwtAuthorizer")
@@ -128,19 +269,10 @@ class TemplateMatchesTheCode(unittest.TestCase):
         self.assertEqual(authorizer["AuthorizerType"], "REQUEST")
         self.assertEqual(authorizer["IdentitySource"], ["route.request.querystring.auth"])
         self.assertIn("AuthorizerFunction.Arn", json.dumps(authorizer["AuthorizerUri"]))
-        routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+        routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in RESOURCES.values()
+                  if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"] == {"Ref": "WebSocketApi"}}
         self.assertEqual(set(routes), {"$connect", "$default", "$disconnect"})
         self.assertEqual(routes["$connect"]["AuthorizationType"], "CUSTOM")
-
-    def test_outputs_and_parameters(self):
-        self.assertEqual(set(TEMPLATE["Outputs"]) >= {"RestApiUrl", "WebSocketUrl", "KeysTableName"}, True)
-        params = set(TEMPLATE["Parameters"])
-        self.assertLessEqual({"CognitoUserPoolId", "JwtIssuer", "JwksUrl", "JwtAudience", "JwtTokenUse", "PolicyResources",
-                              "PrincipalClaim", "ContextClaims", "DenyMode", "AuthorizerResultTtl", "AlarmTopicArn"}, params)
-
-    def test_sample_events_exist_for_every_kind_and_the_schedule(self):
-        for name in ["rest-token", "rest-request", "websocket-connect", "http-api", "refresher-schedule"]:
-            json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
 if __name__ == "__main__":
