@@ -20,6 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = cfn_yaml.load(str(ROOT / "template.yaml"))
 RESOURCES = TEMPLATE["Resources"]
 
+# Every action that writes items of a table (TransactWriteItems is authorized as the
+# PutItem/UpdateItem/DeleteItem it contains).
+ITEM_WRITE_ACTIONS = {
+    "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+}
+KEY_WRITER_ROLES = {"AuthorizerRole", "RefresherRole"}
+# The items the key tier reads keys from (SPEC "The key tiers"); REVOKED# items are written
+# by operators (SPEC "Revocation") and must stay writable by them.
+KEY_ITEM_PREFIXES = {"JWKS#", "DISCOVERY#"}
+OPERATOR_ITEM_PREFIXES = {"REVOKED#"}
+
 
 def functions():
     return {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
@@ -41,6 +53,15 @@ def rust_const(path, name):
     match = re.search(rf'pub const {name}: &str = "([^"]+)";', (ROOT / path).read_text())
     assert match, f"{name} not found in {path}"
     return match.group(1)
+
+
+def rust_non_test_code(path):
+    return (ROOT / path).read_text().split("#[cfg(test)]")[0]
+
+
+def item_prefixes_in_code():
+    """Partition-key prefixes (`"JWKS#…"`) that the key tier's item code spells out."""
+    return set(re.findall(r'"([A-Z]+#)', rust_non_test_code("src/keys/record.rs")))
 
 
 def get_att_arn(value):
@@ -90,6 +111,44 @@ def translated():
     template["Globals"]["Function"]["CodeUri"] = "s3://bucket/key"  # as sam validate does
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
     return translator.translate(template, parameter_values={}, get_managed_policy_map=lambda: {})
+
+
+def table_policy():
+    return RESOURCES["KeysTable"]["Properties"]["ResourcePolicy"]["PolicyDocument"]
+
+
+def denied_by_table_policy(action, principal_arn, leading_keys):
+    """Evaluates the table's resource policy for one request, as IAM would for these operators.
+
+    `principal_arn` is a logical role id (AuthorizerRole…) or any other ARN; `leading_keys`
+    is the request's dynamodb:LeadingKeys, or None when the request carries none. Unknown
+    condition operators fail the test rather than being skipped.
+    """
+    def principal_values(values):
+        return {get_att_arn(v) or v for v in as_list(values)}
+
+    def holds(operator, key, expected):
+        if key == "dynamodb:LeadingKeys":
+            actual = leading_keys
+        elif key == "aws:PrincipalArn":
+            actual, expected = [principal_arn], principal_values(expected)
+        else:
+            raise AssertionError(f"condition key not modelled: {key}")
+        if operator == "ForAnyValue:StringLike":
+            return actual is not None and any(fnmatch.fnmatchcase(a, p) for a in actual for p in as_list(expected))
+        if operator == "Null":
+            return (actual is None) == (str(expected).lower() == "true")
+        if operator == "ArnNotEquals":
+            return actual is None or all(a not in expected for a in actual)
+        raise AssertionError(f"condition operator not modelled: {operator}")
+
+    for statement in table_policy()["Statement"]:
+        if statement["Effect"] != "Deny" or action not in as_list(statement["Action"]):
+            continue
+        if all(holds(op, key, expected)
+               for op, keys in statement.get("Condition", {}).items() for key, expected in keys.items()):
+            return True
+    return False
 
 
 class TemplateMatchesTheCode(unittest.TestCase):
@@ -228,6 +287,64 @@ class LeastPrivilege(unittest.TestCase):
         self.assertEqual(schedule["Principal"], "events.amazonaws.com")
         rule = schedule["SourceArn"]["Fn::GetAtt"][0]
         self.assertEqual(resources[rule]["Properties"]["ScheduleExpression"], "rate(14 days)")
+
+
+class KeysTableResourcePolicy(unittest.TestCase):
+    """The keys table is a trust anchor: only the stack's two functions may write key items."""
+
+    def test_denies_every_item_write_of_key_items_to_all_but_the_two_roles(self):
+        deny = [s for s in table_policy()["Statement"] if s["Effect"] == "Deny"]
+        self.assertEqual(len(deny), 2)
+        for statement in deny:
+            self.assertEqual(statement["Principal"], "*")
+            self.assertEqual(statement["Resource"], "*")
+            self.assertEqual(set(statement["Action"]), ITEM_WRITE_ACTIONS)
+            exempt = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+            self.assertEqual({get_att_arn(v) for v in exempt}, KEY_WRITER_ROLES)
+            self.assertEqual(len(exempt), 2)
+        by_key = {op: keys["dynamodb:LeadingKeys"] for s in deny for op, keys in s["Condition"].items()
+                  if "dynamodb:LeadingKeys" in keys}
+        self.assertEqual(set(by_key), {"ForAnyValue:StringLike", "Null"},
+                         "a deny on any matching key, and a deny when no key is reported")
+        self.assertEqual(set(by_key["ForAnyValue:StringLike"]), {p + "*" for p in KEY_ITEM_PREFIXES})
+        self.assertEqual(by_key["Null"], "true")
+
+    def test_grants_nothing(self):
+        self.assertEqual([s for s in table_policy()["Statement"] if s["Effect"] != "Deny"], [])
+        self.assertNotIn("ForAllValues", json.dumps(table_policy()))
+
+    def test_covers_every_key_item_prefix_the_code_writes_and_no_operator_item(self):
+        in_code = item_prefixes_in_code()
+        self.assertIn("JWKS#", in_code)
+        self.assertLessEqual(in_code - OPERATOR_ITEM_PREFIXES, KEY_ITEM_PREFIXES,
+                             "a new key item prefix in src/keys/record.rs needs the table's deny")
+        self.assertEqual(KEY_ITEM_PREFIXES & OPERATOR_ITEM_PREFIXES, set())
+
+    def test_an_operator_cannot_write_key_items_but_can_write_revocations(self):
+        operator = "arn:aws:iam::123456789012:role/operator"
+        jwks, discovery = "JWKS#https://issuer.example/jwks.json", "DISCOVERY#https://issuer.example"
+        revoked = "REVOKED#https://issuer.example#sub#alice"
+        for action in sorted(ITEM_WRITE_ACTIONS):
+            self.assertTrue(denied_by_table_policy(action, operator, [jwks]), action)
+            self.assertTrue(denied_by_table_policy(action, operator, [discovery]), action)
+            self.assertTrue(denied_by_table_policy(action, operator, None), f"{action} without a reported key")
+        self.assertTrue(denied_by_table_policy("dynamodb:BatchWriteItem", operator, [revoked, jwks]))
+        self.assertFalse(denied_by_table_policy("dynamodb:PutItem", operator, [revoked]))
+        self.assertFalse(denied_by_table_policy("dynamodb:BatchWriteItem", operator, [revoked, "REVOKED#x#jti#1"]))
+        self.assertFalse(denied_by_table_policy("dynamodb:DeleteItem", operator, [revoked]))
+        self.assertFalse(denied_by_table_policy("dynamodb:GetItem", operator, [jwks]), "reads stay open")
+
+    def test_the_stack_functions_are_not_locked_out(self):
+        for role in KEY_WRITER_ROLES:
+            for keys in (["JWKS#https://issuer.example/jwks.json"], ["DISCOVERY#https://issuer.example"]):
+                self.assertFalse(denied_by_table_policy("dynamodb:PutItem", role, keys), role)
+        self.assertTrue(denied_by_table_policy("dynamodb:PutItem", "HelloRole", ["JWKS#x"]))
+
+    def test_the_roles_it_names_do_not_depend_on_the_table(self):
+        # The table's policy names the roles, so the roles must not reference the table:
+        # table access lives in the separate AWS::IAM::Policy resources.
+        for role in KEY_WRITER_ROLES:
+            self.assertNotIn("KeysTable", json.dumps(RESOURCES[role]), role)
 
 
 class Logs(unittest.TestCase):
