@@ -31,6 +31,8 @@ KEY_WRITER_ROLES = {"AuthorizerRole", "RefresherRole"}
 # by operators (SPEC "Revocation") and must stay writable by them.
 KEY_ITEM_PREFIXES = {"JWKS#", "DISCOVERY#"}
 OPERATOR_ITEM_PREFIXES = {"REVOKED#"}
+EMF_METRICS_TODAY = {"Allow", "Deny", "Unauthorized", "KeysFromMemory", "KeysFromTable", "KeysFromJwks",
+                     "JwksFetches", "JwksErrors", "TableReads", "TableErrors", "TableWrites", "StaleKeysServed"}
 
 
 def functions():
@@ -57,6 +59,19 @@ def rust_const(path, name):
 
 def rust_non_test_code(path):
     return (ROOT / path).read_text().split("#[cfg(test)]")[0]
+
+
+def emf_metric_names():
+    """Metric names src/metrics.rs writes: the ("Name", …) pairs its EMF document is built from."""
+    names = set(re.findall(r'\(\s*"([A-Z][A-Za-z0-9]+)"\s*,', rust_non_test_code("src/metrics.rs")))
+    assert names, "no metric names found in src/metrics.rs"
+    return names
+
+
+def default_metrics_namespace():
+    match = re.search(r'"METRICS_NAMESPACE"\s*\)\s*\.unwrap_or_else\(\|\|\s*"([^"]+)"', (ROOT / "src/config.rs").read_text())
+    assert match, "METRICS_NAMESPACE default not found in src/config.rs"
+    return match.group(1)
 
 
 def item_prefixes_in_code():
@@ -198,7 +213,7 @@ class TemplateMatchesTheCode(unittest.TestCase):
         self.assertEqual(alarm["Dimensions"][0]["Value"], {"Ref": "RefresherFunction"})
 
     def test_outputs_and_parameters(self):
-        self.assertLessEqual({"RestApiUrl", "WebSocketUrl", "KeysTableName"},
+        self.assertLessEqual({"RestApiUrl", "WebSocketUrl", "KeysTableName", "DashboardName"},
                              set(TEMPLATE["Outputs"]))
         params = set(TEMPLATE["Parameters"])
         self.assertLessEqual({"CognitoUserPoolId", "JwtIssuer", "JwksUrl", "JwtAudience", "JwtTokenUse", "PolicyResources",
@@ -366,6 +381,32 @@ class Logs(unittest.TestCase):
         for role in ["AuthorizerRole", "RefresherRole", "HelloRole"]:
             actions = {a for s in role_statements(role) for a in as_list(s["Action"])}
             self.assertFalse({a for a in actions if fnmatch.fnmatchcase("logs:CreateLogGroup", a)}, role)
+
+
+class Dashboard(unittest.TestCase):
+    def body(self):
+        text = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        variables = set(re.findall(r"\$\{([^}]+)\}", text))
+        self.assertLessEqual(variables, {"AWS::Region", "AuthorizerFunction", "RefresherFunction"})
+        return json.loads(re.sub(r"\$\{([^}]+)\}", r"<\1>", text))
+
+    def metrics(self):
+        return [tuple(m) for w in self.body()["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+
+    def test_graphs_only_metrics_the_authorizer_emits_with_its_namespace_and_dimension(self):
+        ours = [m for m in self.metrics() if m[0] != "AWS/Lambda"]
+        namespace = default_metrics_namespace()
+        self.assertNotIn("METRICS_NAMESPACE", RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"],
+                         "the dashboard assumes the default namespace")
+        for metric in ours:
+            self.assertEqual(metric[0], namespace, metric)
+            self.assertEqual(metric[2:], ("FunctionName", "<AuthorizerFunction>"), metric)
+        graphed = {m[1] for m in ours}
+        self.assertLessEqual(graphed, emf_metric_names(), "graphed but never emitted by src/metrics.rs")
+        self.assertLessEqual(EMF_METRICS_TODAY, graphed)
+
+    def test_graphs_the_refresher_errors(self):
+        self.assertIn(("AWS/Lambda", "Errors", "FunctionName", "<RefresherFunction>"), self.metrics())
 
 
 class RestAndWebSocket(unittest.TestCase):
