@@ -213,7 +213,7 @@ class TemplateMatchesTheCode(unittest.TestCase):
         self.assertEqual(alarm["Dimensions"][0]["Value"], {"Ref": "RefresherFunction"})
 
     def test_outputs_and_parameters(self):
-        self.assertLessEqual({"RestApiUrl", "WebSocketUrl", "KeysTableName", "DashboardName"},
+        self.assertLessEqual({"RestApiUrl", "WebSocketUrl", "HttpApiUrl", "KeysTableName", "DashboardName"},
                              set(TEMPLATE["Outputs"]))
         params = set(TEMPLATE["Parameters"])
         self.assertLessEqual({"CognitoUserPoolId", "JwtIssuer", "JwksUrl", "JwtAudience", "JwtTokenUse", "PolicyResources",
@@ -272,7 +272,7 @@ class LeastPrivilege(unittest.TestCase):
         targets = {p["FunctionName"]["Ref"] for p in permissions.values()}
         self.assertEqual(targets, {"AuthorizerFunction", "HelloFunction"})
 
-    def test_after_the_transform_only_the_apis_invoke_authorizer_and_hello_and_only_the_schedule_the_refresher(self):
+    def test_after_the_transform_only_the_three_apis_invoke_authorizer_and_hello_and_only_the_schedule_the_refresher(self):
         resources = translated()["Resources"]
         by_function = {}
         for name, permission in ((n, r["Properties"]) for n, r in resources.items() if r["Type"] == "AWS::Lambda::Permission"):
@@ -284,7 +284,7 @@ class LeastPrivilege(unittest.TestCase):
 
         def api_of(source_arn):
             text = json.dumps(source_arn)
-            apis = [api for api in ("RestApi", "WebSocketApi") if re.search(rf'\b{api}\b', text)]
+            apis = [api for api in ("RestApi", "WebSocketApi", "HttpApi") if re.search(rf'\b{api}\b', text)]
             self.assertEqual(len(apis), 1, text)
             return apis[0], text
 
@@ -294,7 +294,7 @@ class LeastPrivilege(unittest.TestCase):
             api, text = api_of(permission["SourceArn"])
             self.assertIn("/authorizers/", text)
             authorizer_apis.append(api)
-        self.assertEqual(sorted(authorizer_apis), ["RestApi", "WebSocketApi"])
+        self.assertEqual(sorted(authorizer_apis), ["HttpApi", "RestApi", "WebSocketApi"])
         for permission in by_function["HelloFunction"]:
             self.assertEqual(permission["Principal"], "apigateway.amazonaws.com")
             api_of(permission["SourceArn"])
@@ -407,6 +407,55 @@ class Dashboard(unittest.TestCase):
 
     def test_graphs_the_refresher_errors(self):
         self.assertIn(("AWS/Lambda", "Errors", "FunctionName", "<RefresherFunction>"), self.metrics())
+
+
+class HttpApi(unittest.TestCase):
+    def authorizer(self):
+        auth = RESOURCES["HttpApi"]["Properties"]["Auth"]
+        self.assertEqual(auth["DefaultAuthorizer"], "JwtAuthorizer")
+        return auth["Authorizers"]["JwtAuthorizer"]
+
+    def test_uses_the_same_authorizer_function_with_payload_2_and_the_authorization_header(self):
+        self.assertEqual(RESOURCES["HttpApi"]["Type"], "AWS::Serverless::HttpApi")
+        authorizer = self.authorizer()
+        self.assertEqual(authorizer["FunctionArn"], {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]})
+        self.assertEqual(authorizer["AuthorizerPayloadFormatVersion"], "2.0")
+        self.assertEqual(authorizer["Identity"]["Headers"], ["Authorization"])
+        self.assertIs(authorizer["EnableFunctionDefaultPermissions"], True)
+
+    def test_a_cached_answer_cannot_be_applied_to_another_route(self):
+        # API Gateway caches an HTTP API answer by identity source alone. Safe: IAM answers
+        # (which carry every granted resource) or simple answers with the cache off.
+        authorizer = self.authorizer()
+        simple = authorizer.get("EnableSimpleResponses", False)
+        answer = RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"].get("HTTP_API_RESPONSE", "simple")
+        self.assertEqual(answer, "simple" if simple else "iam", "the function must answer in the format the API expects")
+        if simple:
+            self.assertEqual(authorizer["Identity"].get("ReauthorizeEvery"), 0)
+        else:
+            self.assertEqual(authorizer["Identity"]["ReauthorizeEvery"], {"Ref": "AuthorizerResultTtl"})
+
+    def test_get_hello_is_its_only_route_and_it_is_behind_the_authorizer(self):
+        events = {n: e for n, e in RESOURCES["HelloFunction"]["Properties"]["Events"].items() if e["Type"] == "HttpApi"}
+        self.assertEqual(list(events), ["HttpHello"])
+        props = events["HttpHello"]["Properties"]
+        self.assertEqual((props["ApiId"], props["Path"], props["Method"]), ({"Ref": "HttpApi"}, "/hello/{userId}", "GET"))
+        self.assertNotIn("Auth", props)
+        self.assertEqual(props.get("PayloadFormatVersion", "2.0"), "2.0")
+
+    def test_after_the_transform_every_route_requires_the_lambda_authorizer(self):
+        body = translated()["Resources"]["HttpApi"]["Properties"]["Body"]
+        routes = [(path, method, op) for path, ops in body["paths"].items() for method, op in ops.items()]
+        self.assertEqual([(p, m) for p, m, _ in routes], [("/hello/{userId}", "get")])
+        for _, _, op in routes:
+            self.assertEqual(op["security"], [{"JwtAuthorizer": []}])
+        scheme = body["components"]["securitySchemes"]["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+        self.assertEqual(scheme["type"], "request")
+        self.assertEqual(scheme["authorizerPayloadFormatVersion"], "2.0")
+        self.assertEqual(scheme["identitySource"], ["$request.header.Authorization"])
+        self.assertFalse(scheme.get("enableSimpleResponses", False))
+        self.assertEqual(scheme["authorizerResultTtlInSeconds"], {"Ref": "AuthorizerResultTtl"})
+        self.assertIn("AuthorizerFunction", json.dumps(scheme["authorizerUri"]))
 
 
 class RestAndWebSocket(unittest.TestCase):
