@@ -27,8 +27,8 @@ ITEM_WRITE_ACTIONS = {
     "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
 }
 KEY_WRITER_ROLES = {"AuthorizerRole", "RefresherRole"}
-# The items the key tier reads keys from (SPEC "The key tiers"); REVOKED# items are written
-# by operators (SPEC "Revocation") and must stay writable by them.
+# The items the key tier reads keys from (SPEC.md "The key tiers"); REVOKED# items are
+# written by operators (SPEC.md "Revocation") and must stay writable by them.
 KEY_ITEM_PREFIXES = {"JWKS#", "DISCOVERY#"}
 OPERATOR_ITEM_PREFIXES = {"REVOKED#"}
 EMF_METRICS_TODAY = {"Allow", "Deny", "Unauthorized", "KeysFromMemory", "KeysFromTable", "KeysFromJwks",
