@@ -61,15 +61,20 @@ def rust_non_test_code(path):
 
 
 def emf_metric_names():
-    """Metric names src/metrics.rs writes: the ("Name", …) pairs its EMF document is built from."""
+    """Metric names the EMF line carries: the ("Name", …) pairs src/metrics.rs builds it from,
+    and the outcome metrics of src/outcome.rs (`Outcome::metric`)."""
     names = set(re.findall(r'\(\s*"([A-Z][A-Za-z0-9]+)"\s*,', rust_non_test_code("src/metrics.rs")))
     assert names, "no metric names found in src/metrics.rs"
-    return names
+    outcome = rust_non_test_code("src/outcome.rs")
+    metric = outcome[outcome.index("fn metric("):]
+    outcomes = set(re.findall(r'=>\s*"([A-Z][A-Za-z]+)"', metric[:metric.index("\n    }\n")]))
+    assert outcomes == {"Allow", "Deny", "Unauthorized"}, outcomes
+    return names | outcomes
 
 
 def default_metrics_namespace():
-    match = re.search(r'"METRICS_NAMESPACE"\s*\)\s*\.unwrap_or_else\(\|\|\s*"([^"]+)"', (ROOT / "src/config.rs").read_text())
-    assert match, "METRICS_NAMESPACE default not found in src/config.rs"
+    match = re.search(r'"METRICS_NAMESPACE"\s*\)\s*\.unwrap_or_else\(\|\|\s*"([^"]+)"', (ROOT / "src/config/mod.rs").read_text())
+    assert match, "METRICS_NAMESPACE default not found in src/config/mod.rs"
     return match.group(1)
 
 
