@@ -37,7 +37,7 @@ def jwt_part(token, index):
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
-def make_user(idp, pool_id, client_id, username):
+def make_user(idp, pool_id, client_id, username, groups=()):
     idp.admin_create_user(
         UserPoolId=pool_id,
         Username=username,
@@ -51,6 +51,8 @@ def make_user(idp, pool_id, client_id, username):
     idp.admin_set_user_password(
         UserPoolId=pool_id, Username=username, Password=PASSWORD, Permanent=True
     )
+    for group in groups:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
     auth = idp.admin_initiate_auth(
         UserPoolId=pool_id,
         ClientId=client_id,
@@ -75,6 +77,9 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--username", default="alice")
     ap.add_argument("--other-username", help="also create this second user")
+    ap.add_argument("--group", action="append", default=[],
+                    help="create this group and put the first user in it (repeatable); "
+                         "its tokens then carry cognito:groups")
     args = ap.parse_args()
     endpoint = args.endpoint.rstrip("/")
 
@@ -104,8 +109,11 @@ def main():
             ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
 
+        for group in args.group:
+            idp.create_group(GroupName=group, UserPoolId=pool_id)
         names = [args.username] + ([args.other_username] if args.other_username else [])
-        users = [make_user(idp, pool_id, client_id, name) for name in names]
+        users = [make_user(idp, pool_id, client_id, name, args.group if i == 0 else ())
+                 for i, name in enumerate(names)]
 
         issuer = jwt_part(users[0]["access_token"], 1)["iss"]
         jwks_url = f"{endpoint}/{pool_id}/.well-known/jwks.json"

@@ -7,7 +7,8 @@ moto; runs the Lambdas under `cargo lambda watch`; then shows:
 1. every API Gateway kind (the files in events/): Allow for alice's own /hello/{id}, no
    access to bob's, a denial for a forged token; this first cold start fetched the JWKS
    and wrote it through to the table;
-2. a second cold start, served from the table with no JWKS request;
+2. a second cold start, served from the table with no JWKS request, and an authorization
+   rule: GET /reports/* only for the Cognito group `reports`, which alice is in and bob not;
 3. the refresher on its scheduled event.
 
 Exits 1 if anything is not as expected, so the demo doubles as a smoke test.
@@ -27,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "jwt-keys"
+GROUP = "reports"
+# alice's own /hello and $connect for every valid token; /reports/* only for the group.
+RULES = [{"resources": ["GET/reports/*"], "groups_any": [GROUP]}]
 INVOKE_TIMEOUT = 180  # seconds; the first invoke may wait for a build
 KINDS = [
     ("REST TOKEN", "rest-token.json"),
@@ -39,7 +43,7 @@ KINDS = [
 def cognito(moto: str) -> dict:
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts/cognito_local.py"), "--endpoint", moto,
-         "--username", "alice", "--other-username", "bob"],
+         "--username", "alice", "--other-username", "bob", "--group", GROUP],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -150,6 +154,23 @@ def verdict(ok: bool, answer, arn: str) -> str:
     return "200 (Allow)" if allowed else "403 (not in policy)"
 
 
+def show_rule(port: int, workdir: Path, alice: dict, bob: dict) -> list[str]:
+    """GET /reports/q3 through every kind for alice (in the group) and bob (not)."""
+    print(f"   rule {json.dumps(RULES[0])}:")
+    failures = []
+    for label, file in KINDS[:2] + KINDS[3:]:
+        results = []
+        for user in (alice, bob):
+            e = event(file, user["access_token"], user["sub"])
+            field = "routeArn" if "routeArn" in e else "methodArn"
+            e[field] = "/".join(e[field].split("/")[:2]) + "/GET/reports/q3"
+            results.append(verdict(*invoke(port, e, workdir), e[field]))
+        print(f"   {label:<20} alice -> GET /reports/q3: {results[0]:<20} bob -> GET /reports/q3: {results[1]}")
+        if not results[0].startswith("200") or results[1].startswith("200"):
+            failures.append(f"the group rule on {label}")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moto", required=True)
@@ -159,7 +180,7 @@ def main() -> int:
     pool = cognito(args.moto)
     alice, bob = pool["users"]
     print(f"== user pool {pool['pool_id']}, app client {pool['client_id']}")
-    print(f"   alice sub={alice['sub']}  bob sub={bob['sub']}")
+    print(f"   alice sub={alice['sub']} (group {GROUP})  bob sub={bob['sub']}")
 
     workdir = Path(tempfile.mkdtemp(prefix="authorizer-demo-"))
     create_table(args.moto)
@@ -170,6 +191,7 @@ def main() -> int:
         f"JWKS_URL={pool['jwks_url']}",
         f"JWT_AUDIENCE={pool['client_id']}",
         "POLICY_RESOURCES=GET/hello/{sub},$connect",
+        f"POLICY_RULES='{json.dumps(RULES, separators=(',', ':'))}'",
         f"KEYS_TABLE_NAME={TABLE}",
         f"AWS_ENDPOINT_URL={args.moto}",
         "AWS_REGION=us-east-1",
@@ -220,6 +242,7 @@ def main() -> int:
     try:
         own = event(KINDS[0][1], alice["access_token"], alice["sub"])
         second = verdict(*invoke(args.port, own, workdir), own["methodArn"])
+        failures += show_rule(args.port, workdir, alice, bob)
         lines = watch.lines()
     finally:
         watch.stop()
