@@ -50,7 +50,23 @@ const TWENTY_RULES: &str = r#"[
     {"resources": ["$connect"], "scopes_any": ["chat", "aws.cognito.signin.user.admin"]}
 ]"#;
 
-fn authorizer_with(cache: &str, policy: &[(&'static str, &'static str)]) -> Authorizer {
+/// Twenty rules of which only the first holds for the benchmark's token: the same grant
+/// (and answer) as one template, so the difference is the evaluation alone.
+fn twenty_rules_one_holding() -> String {
+    let mut rules = vec![json!({"resources": ["GET/hello/{sub}"]})];
+    for i in 0..19 {
+        let resources = json!([format!("GET/r{i}/{{sub}}/*")]);
+        rules.push(match i % 4 {
+            0 => json!({"resources": resources, "scopes_any": ["nope:read", "nope:write"]}),
+            1 => json!({"resources": resources, "groups_any": ["nobody", "finance"]}),
+            2 => json!({"resources": resources, "claims": {"custom:tenant": ["initech"]}}),
+            _ => json!({"resources": resources, "scopes_all": ["aws.cognito.signin.user.admin"], "groups_all": ["ops", "admins"]}),
+        });
+    }
+    Value::Array(rules).to_string()
+}
+
+fn authorizer_with(cache: &str, policy: &[(&str, &str)]) -> Authorizer {
     let mut vars: HashMap<&str, &str> = [
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "test-client"),
@@ -164,13 +180,26 @@ fn bench(c: &mut Criterion) {
 /// tokens: warm (full verify) and repeated (token cache on, where the rules are most of
 /// what is left).
 fn rules(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
-    let one = [("POLICY_RESOURCES", "GET/hello/{sub}")];
-    let twenty = [("POLICY_RULES", TWENTY_RULES)];
+    let one_holding = twenty_rules_one_holding();
+    let configs: [(&str, Vec<(&str, &str)>); 3] = [
+        (
+            "one_template",
+            vec![("POLICY_RESOURCES", "GET/hello/{sub}")],
+        ),
+        (
+            "twenty_rules_one_holds",
+            vec![("POLICY_RULES", &one_holding)],
+        ),
+        (
+            "twenty_rules_seven_hold",
+            vec![("POLICY_RULES", TWENTY_RULES)],
+        ),
+    ];
     let events: Vec<String> = (0..256)
         .map(|n| event(&token(FixtureKey::Rsa, n)))
         .collect();
     let mut group = c.benchmark_group("rules");
-    for (name, policy) in [("one_template", &one), ("twenty_rules", &twenty)] {
+    for (name, policy) in &configs {
         let (uncached, cached) = (
             authorizer_with("0", policy),
             authorizer_with("1024", policy),
@@ -220,14 +249,19 @@ fn main() {
         );
     }
     for kind in ["warm_decision", "repeated_token"] {
-        if let (Some(one), Some(twenty)) = (
-            mean_ns("rules", &format!("{kind}_one_template")),
-            mean_ns("rules", &format!("{kind}_twenty_rules")),
-        ) {
-            println!(
-                "rules: {kind} with 20 rules {twenty:.0} ns vs one template {one:.0} ns: {:+.0} ns",
-                twenty - one
-            );
+        let Some(one) = mean_ns("rules", &format!("{kind}_one_template")) else {
+            continue;
+        };
+        for (variant, what) in [
+            ("twenty_rules_one_holds", "20 rules, same grant"),
+            ("twenty_rules_seven_hold", "20 rules, 7 resources granted"),
+        ] {
+            if let Some(twenty) = mean_ns("rules", &format!("{kind}_{variant}")) {
+                println!(
+                    "rules: {kind}: {what} {twenty:.0} ns vs one template {one:.0} ns: {:+.0} ns",
+                    twenty - one
+                );
+            }
         }
     }
 }

@@ -203,13 +203,7 @@ impl Authorizer {
         request: &AuthRequest,
         claims: &Map<String, Value>,
     ) -> (Result<Answer, Unauthorized>, Reason) {
-        let resources: Vec<String> = self
-            .decision
-            .rules
-            .grant(claims)
-            .into_iter()
-            .map(|path| format!("{}{path}", request.api_prefix))
-            .collect();
+        let resources = self.decision.rules.grant(claims, &request.api_prefix);
         let principal = policy::principal(claims, &self.decision.principal_claim);
         let (Some(principal), false) = (principal, resources.is_empty()) else {
             return (

@@ -164,10 +164,11 @@ impl Rules {
         &self.groups_claim
     }
 
-    /// The resource paths (relative to the API and stage) granted to a token with these
-    /// claims: every template of every rule that holds, each expanded once; a template
-    /// whose placeholder cannot be filled safely grants nothing.
-    pub fn grant(&self, claims: &Map<String, Value>) -> Vec<String> {
+    /// The resources granted to a token with these claims, each `prefix` (the caller's
+    /// `arn:…:{apiId}/{stage}/`) followed by a path: every template of every rule that
+    /// holds, each expanded once; a template whose placeholder cannot be filled safely
+    /// grants nothing.
+    pub fn grant(&self, claims: &Map<String, Value>, prefix: &str) -> Vec<String> {
         let facts = self.facts(claims);
         let mut chosen = vec![false; self.templates.len()];
         for (rule, granted) in self.rules.iter().zip(&self.granted) {
@@ -179,15 +180,15 @@ impl Rules {
                 }
             }
         }
-        let mut paths: Vec<String> = Vec::new();
+        let mut resources: Vec<String> = Vec::new();
         for (template, _) in self.templates.iter().zip(&chosen).filter(|(_, c)| **c) {
-            if let Some(path) = template.expand(claims) {
-                if !paths.contains(&path) {
-                    paths.push(path);
-                }
+            let mut resource = String::with_capacity(prefix.len() + 48);
+            resource.push_str(prefix);
+            if template.expand_onto(claims, &mut resource) && !resources.contains(&resource) {
+                resources.push(resource);
             }
         }
-        paths
+        resources
     }
 
     /// Each rule, each of its conditions, and whether they held for these claims.
@@ -285,6 +286,13 @@ mod tests {
         value.as_object().cloned().unwrap()
     }
 
+    impl Rules {
+        /// The granted paths alone (no API prefix).
+        fn paths(&self, claims: &Map<String, Value>) -> Vec<String> {
+            self.grant(claims, "")
+        }
+    }
+
     fn t(raw: &str) -> Template {
         Template::parse(raw).unwrap()
     }
@@ -324,7 +332,7 @@ mod tests {
     #[test]
     fn a_rule_without_conditions_always_holds() {
         assert_eq!(
-            example().grant(&claims(json!({"sub": "u1"}))),
+            example().paths(&claims(json!({"sub": "u1"}))),
             ["GET/hello/u1"]
         );
     }
@@ -339,7 +347,7 @@ mod tests {
             json!({"sub": "u1", "scope": "openid", "scp": ["reports:read"]}),
         ] {
             assert_eq!(
-                r.grant(&claims(token.clone())),
+                r.paths(&claims(token.clone())),
                 ["GET/hello/u1", "GET/reports/*"],
                 "{token}"
             );
@@ -350,14 +358,14 @@ mod tests {
             json!({"sub": "u1", "scp": [1, {"a": "admin"}]}),
             json!({"sub": "u1"}),
         ] {
-            assert_eq!(r.grant(&claims(token.clone())), ["GET/hello/u1"], "{token}");
+            assert_eq!(r.paths(&claims(token.clone())), ["GET/hello/u1"], "{token}");
         }
     }
 
     #[test]
     fn all_of_needs_every_condition_and_every_item() {
         let r = example();
-        let granted = |token: Value| r.grant(&claims(token)).contains(&"DELETE/users/*".into());
+        let granted = |token: Value| r.paths(&claims(token)).contains(&"DELETE/users/*".into());
         assert!(granted(
             json!({"sub": "u", "scope": "users:write", "cognito:groups": ["x", "ops"]})
         ));
@@ -379,10 +387,10 @@ mod tests {
             )],
             "groups",
         );
-        assert_eq!(two.grant(&claims(json!({"groups": ["b", "a"]}))), ["*"]);
-        assert!(two.grant(&claims(json!({"groups": ["a"]}))).is_empty());
+        assert_eq!(two.paths(&claims(json!({"groups": ["b", "a"]}))), ["*"]);
+        assert!(two.paths(&claims(json!({"groups": ["a"]}))).is_empty());
         assert!(
-            two.grant(&claims(json!({"groups": "a b"}))).is_empty(),
+            two.paths(&claims(json!({"groups": "a b"}))).is_empty(),
             "one string is one group"
         );
     }
@@ -397,15 +405,15 @@ mod tests {
             "groups",
         );
         assert_eq!(
-            okta.grant(&claims(json!({"groups": ["Everyone", "Admins"]}))),
+            okta.paths(&claims(json!({"groups": ["Everyone", "Admins"]}))),
             ["GET/admin/*"]
         );
         assert!(
-            okta.grant(&claims(json!({"cognito:groups": ["Admins"]})))
+            okta.paths(&claims(json!({"cognito:groups": ["Admins"]})))
                 .is_empty()
         );
         assert!(
-            okta.grant(&claims(json!({"groups": [["Admins"]]})))
+            okta.paths(&claims(json!({"groups": [["Admins"]]})))
                 .is_empty()
         );
     }
@@ -425,7 +433,7 @@ mod tests {
             )
         };
         let holds = |rules: &Rules, tenant: Value| {
-            !rules.grant(&claims(json!({"tenant": tenant}))).is_empty()
+            !rules.paths(&claims(json!({"tenant": tenant}))).is_empty()
         };
         let strings = r(json!(["acme", "7"]));
         assert!(holds(&strings, json!("acme")));
@@ -447,7 +455,7 @@ mod tests {
         assert!(!holds(&numbers, json!("true")));
         assert!(
             !strings
-                .grant(&claims(json!({"other": "acme"})))
+                .paths(&claims(json!({"other": "acme"})))
                 .iter()
                 .any(|_| true),
             "missing claim"
@@ -467,11 +475,11 @@ mod tests {
             "groups",
         );
         assert_eq!(
-            r.grant(&claims(json!({"iss": "https://a.example", "sub": "u"}))),
+            r.paths(&claims(json!({"iss": "https://a.example", "sub": "u"}))),
             ["GET/hello/u"]
         );
         assert!(
-            r.grant(&claims(json!({"iss": "https://b.example", "sub": "u"})))
+            r.paths(&claims(json!({"iss": "https://b.example", "sub": "u"})))
                 .is_empty()
         );
     }
@@ -490,7 +498,7 @@ mod tests {
             "groups",
         );
         assert_eq!(
-            r.grant(&claims(json!({"sub": "u1", "uid": "u1", "scope": "x"}))),
+            r.paths(&claims(json!({"sub": "u1", "uid": "u1", "scope": "x"}))),
             ["GET/hello/u1", "GET/a"]
         );
     }
@@ -499,11 +507,11 @@ mod tests {
     fn a_placeholder_that_cannot_be_filled_grants_nothing() {
         let r = example();
         assert!(
-            r.grant(&claims(json!({"sub": "*", "scope": "users:write"})))
+            r.paths(&claims(json!({"sub": "*", "scope": "users:write"})))
                 .is_empty()
         );
         assert!(
-            r.grant(&claims(json!({"scope": "admin"})))
+            r.paths(&claims(json!({"scope": "admin"})))
                 .contains(&"GET/reports/*".into())
         );
     }

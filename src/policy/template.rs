@@ -100,13 +100,27 @@ impl Template {
     /// or not a safe segment (see [`claim_segment`]).
     pub fn expand(&self, claims: &Map<String, Value>) -> Option<String> {
         let mut out = String::new();
+        self.expand_onto(claims, &mut out).then_some(out)
+    }
+
+    /// Appends the resource path for these claims to `out`; `false` (and `out` as it
+    /// was) when a placeholder cannot be filled safely.
+    pub fn expand_onto(&self, claims: &Map<String, Value>, out: &mut String) -> bool {
+        let start = out.len();
         for part in &self.parts {
-            match part {
-                Part::Literal(text) => out.push_str(text),
-                Part::Claim(name) => out.push_str(&claim_segment(claims.get(name)?)?),
+            let segment = match part {
+                Part::Literal(text) => Some(Cow::Borrowed(text.as_str())),
+                Part::Claim(name) => claims.get(name).and_then(claim_segment),
+            };
+            match segment {
+                Some(segment) => out.push_str(&segment),
+                None => {
+                    out.truncate(start);
+                    return false;
+                }
             }
         }
-        Some(out)
+        true
     }
 }
 
