@@ -114,6 +114,11 @@ impl Authorizer {
         self.verifier.warm_up().await;
     }
 
+    /// How verified tokens become answers (rules, principal, context, token sources).
+    pub fn decision_config(&self) -> &DecisionConfig {
+        &self.decision
+    }
+
     /// The verifier (key stores, for inspection and benchmarks).
     pub fn verifier(&self) -> &Verifier {
         &self.verifier

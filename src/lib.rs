@@ -12,10 +12,12 @@
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
 
 pub mod authorizer;
+pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod explain;
 pub mod jwk;
 pub mod keys;
 pub mod logging;

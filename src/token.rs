@@ -6,6 +6,17 @@ use crate::error::TokenError;
 /// Tokens longer than this are rejected before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// Where a request's token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOrigin {
+    /// The TOKEN authorizer's `authorizationToken` (`Bearer` scheme).
+    AuthorizationToken,
+    /// The `TOKEN_SOURCES` entry at this index.
+    Source(usize),
+    /// The HTTP API event's first `identitySource` value.
+    IdentitySource,
+}
+
 /// One entry of `TOKEN_SOURCES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
@@ -70,24 +81,26 @@ pub fn bearer(value: &str) -> Result<&str, TokenError> {
 /// How far to look for the end of the scheme (`Bearer` plus room for other schemes' names).
 const SCHEME_SCAN: usize = 32;
 
-/// The token from the first source that is present (non-empty), in `sources` order.
+/// The token from the first source that is present (non-empty), in `sources` order, and
+/// which source it was.
 ///
 /// `header` looks a header up by lower-case name; `query` a query parameter by exact name.
 pub fn from_sources<'a>(
     sources: &[TokenSource],
     header: impl Fn(&str) -> Option<&'a str>,
     query: impl Fn(&str) -> Option<&'a str>,
-) -> Result<&'a str, TokenError> {
-    for source in sources {
+) -> Result<(&'a str, TokenOrigin), TokenError> {
+    for (index, source) in sources.iter().enumerate() {
+        let origin = TokenOrigin::Source(index);
         match source {
             TokenSource::Header(name) => {
                 if let Some(value) = header(name).filter(|v| !v.trim().is_empty()) {
-                    return bearer(value);
+                    return bearer(value).map(|token| (token, origin));
                 }
             }
             TokenSource::Query(name) => {
                 if let Some(value) = query(name).filter(|v| !v.is_empty()) {
-                    return Ok(value);
+                    return Ok((value, origin));
                 }
             }
         }
@@ -136,11 +149,17 @@ mod tests {
         let sources = TokenSource::defaults();
         let header = |name: &str| (name == "authorization").then_some("Bearer from-header");
         let query = |name: &str| (name == "auth").then_some("from-query");
-        assert_eq!(from_sources(&sources, header, query), Ok("from-header"));
-        assert_eq!(from_sources(&sources, |_| None, query), Ok("from-query"));
+        assert_eq!(
+            from_sources(&sources, header, query),
+            Ok(("from-header", TokenOrigin::Source(0)))
+        );
+        assert_eq!(
+            from_sources(&sources, |_| None, query),
+            Ok(("from-query", TokenOrigin::Source(1)))
+        );
         assert_eq!(
             from_sources(&sources, |_| Some(""), query),
-            Ok("from-query")
+            Ok(("from-query", TokenOrigin::Source(1)))
         );
         assert_eq!(
             from_sources(&sources, |_| None, |_| None),

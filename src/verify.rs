@@ -10,9 +10,10 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::claims::check_claims;
 use crate::clock::{Clock, Now};
-use crate::config::{Config, IssuerConfig, TokenUse};
-use crate::error::{ClaimsError, TokenError};
+use crate::config::{Config, IssuerConfig};
+use crate::error::TokenError;
 use crate::jwk::Algorithm;
 use crate::keys::{IssuerKeys, KeySource, MAX_KID_LEN, Tier, TierDeps};
 use crate::token::MAX_TOKEN_BYTES;
@@ -27,8 +28,8 @@ pub struct Decoded<'a> {
     pub kid: Option<String>,
     /// The payload's claims.
     pub claims: Map<String, Value>,
-    signing_input: &'a str,
-    signature: Vec<u8>,
+    pub(crate) signing_input: &'a str,
+    pub(crate) signature: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -91,59 +92,6 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
         signing_input,
         signature,
     })
-}
-
-/// Time and audience rules for an authentic token at wall time `now`; returns its `exp`.
-/// `iat` must be a number when present but is never compared with the clock: an issuer
-/// whose clock runs a second ahead must not fail its fresh tokens.
-pub fn check_claims(
-    claims: &Map<String, Value>,
-    issuer: &IssuerConfig,
-    now: u64,
-    skew: u64,
-) -> Result<f64, ClaimsError> {
-    let time = |name: &str| -> Result<Option<f64>, ClaimsError> {
-        match claims.get(name) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(ClaimsError::TimeNotNumeric),
-            Some(_) => Err(ClaimsError::TimeNotNumeric),
-        }
-    };
-    let (now, skew) = (now as f64, skew as f64);
-    let exp = time("exp")?.ok_or(ClaimsError::MissingExp)?;
-    let nbf = time("nbf")?;
-    time("iat")?;
-    if exp + skew <= now {
-        return Err(ClaimsError::Expired);
-    }
-    if nbf.is_some_and(|nbf| nbf > now + skew) {
-        return Err(ClaimsError::NotYetValid);
-    }
-    let accepted = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| issuer.audience.iter().any(|a| a == s))
-    };
-    let aud_ok = match claims.get("aud") {
-        None => None,
-        Some(single @ Value::String(_)) => Some(accepted(single)),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-            Some(items.iter().any(accepted))
-        }
-        Some(_) => return Err(ClaimsError::Audience),
-    };
-    let audience_ok = match issuer.token_use {
-        Some(TokenUse::Access) => claims.get("client_id").is_some_and(accepted),
-        _ => aud_ok == Some(true),
-    };
-    if !audience_ok {
-        return Err(ClaimsError::Audience);
-    }
-    if let Some(token_use) = issuer.token_use {
-        if claims.get("token_use").and_then(Value::as_str) != Some(token_use.as_str()) {
-            return Err(ClaimsError::TokenUse);
-        }
-    }
-    Ok(exp)
 }
 
 /// How one issuer's tokens are checked: its configuration and its keys.
@@ -229,6 +177,24 @@ impl Verifier {
         })?;
         self.key_stores()
             .try_for_each(|keys| keys.load_document(document, now))
+    }
+
+    /// The configured issuer whose `iss` is `iss`, and its key source.
+    pub fn issuer(&self, iss: &str) -> Option<(&IssuerConfig, &KeySource)> {
+        self.issuers
+            .iter()
+            .find(|i| i.config.issuer == iss)
+            .map(|i| (&i.config, &i.keys))
+    }
+
+    /// Both clocks, as the verifier reads them (`None` before 1970).
+    pub fn now(&self) -> Option<Now> {
+        self.clock.now()
+    }
+
+    /// The leeway for `exp` and `nbf` (`CLOCK_SKEW_SECONDS`).
+    pub fn skew(&self) -> u64 {
+        self.skew
     }
 
     /// The JWKS key stores, one per JWKS issuer.
@@ -338,23 +304,8 @@ impl Verifier {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
-    use crate::config::KeySourceConfig;
     use crate::testkit::{FixtureKey, b64, mint};
     use serde_json::json;
-
-    fn issuer(token_use: Option<TokenUse>) -> IssuerConfig {
-        IssuerConfig {
-            issuer: "https://issuer.example".into(),
-            keys: KeySourceConfig::Secret(vec![0; 32]),
-            audience: vec!["client-a".into(), "client-b".into()],
-            token_use,
-            algorithms: vec![Algorithm::RS256],
-        }
-    }
-
-    fn check(claims: Value, issuer: &IssuerConfig, skew: u64) -> Result<(), ClaimsError> {
-        check_claims(claims.as_object().unwrap(), issuer, 1_000, skew).map(|_exp| ())
-    }
 
     #[test]
     fn decode_reads_header_and_claims() {
@@ -446,184 +397,5 @@ mod tests {
             b64(b"s")
         );
         assert_eq!(decode(&big).unwrap_err(), TokenError::TooLarge);
-    }
-
-    #[test]
-    fn exp_in_past_fails_and_within_leeway_passes() {
-        let i = issuer(None);
-        assert_eq!(
-            check(json!({"exp": 1000, "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::Expired)
-        );
-        assert_eq!(
-            check(json!({"exp": 999, "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::Expired)
-        );
-        assert_eq!(check(json!({"exp": 999, "aud": "client-a"}), &i, 5), Ok(()));
-        assert_eq!(
-            check(json!({"exp": 1001, "aud": "client-a"}), &i, 0),
-            Ok(())
-        );
-        assert_eq!(
-            check(json!({"exp": 1001.5, "aud": "client-a"}), &i, 0),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn exp_is_required_and_times_must_be_numbers() {
-        let i = issuer(None);
-        assert_eq!(
-            check(json!({"aud": "client-a"}), &i, 0),
-            Err(ClaimsError::MissingExp)
-        );
-        assert_eq!(
-            check(json!({"exp": "2000", "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::TimeNotNumeric)
-        );
-        assert_eq!(
-            check(json!({"exp": null, "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::TimeNotNumeric)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "nbf": "1", "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::TimeNotNumeric)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "iat": [1], "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::TimeNotNumeric)
-        );
-    }
-
-    #[test]
-    fn nbf_in_future_fails_beyond_leeway() {
-        let i = issuer(None);
-        assert_eq!(
-            check(json!({"exp": 2000, "nbf": 1010, "aud": "client-a"}), &i, 0),
-            Err(ClaimsError::NotYetValid)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "nbf": 1010, "aud": "client-a"}), &i, 10),
-            Ok(())
-        );
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "iat": 1000, "nbf": 1000, "aud": "client-a"}),
-                &i,
-                0
-            ),
-            Ok(())
-        );
-    }
-
-    /// Defect 5: a token whose issuer's clock runs ahead was refused at the default skew.
-    #[test]
-    fn iat_in_future_is_accepted_whatever_the_skew() {
-        let i = issuer(None);
-        for iat in [1002, 1_000_000] {
-            assert_eq!(
-                check(json!({"exp": 2000, "iat": iat, "aud": "client-a"}), &i, 0),
-                Ok(()),
-                "iat {iat}"
-            );
-        }
-    }
-
-    #[test]
-    fn aud_string_or_array_must_hold_a_configured_audience() {
-        let i = issuer(None);
-        assert_eq!(
-            check(json!({"exp": 2000, "aud": ["x", "client-b"]}), &i, 0),
-            Ok(())
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "aud": ["x", "y"]}), &i, 0),
-            Err(ClaimsError::Audience)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "aud": "client-c"}), &i, 0),
-            Err(ClaimsError::Audience)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "aud": 5}), &i, 0),
-            Err(ClaimsError::Audience)
-        );
-        for bad in [
-            json!(["client-a", 5]),
-            json!(["client-a", null]),
-            json!([["client-a"]]),
-        ] {
-            assert_eq!(
-                check(json!({"exp": 2000, "aud": bad.clone()}), &i, 0),
-                Err(ClaimsError::Audience),
-                "an aud array holding a non-string is invalid: {bad}"
-            );
-        }
-        assert_eq!(
-            check(json!({"exp": 2000}), &i, 0),
-            Err(ClaimsError::Audience)
-        );
-    }
-
-    #[test]
-    fn cognito_access_tokens_check_client_id_and_token_use() {
-        let i = issuer(Some(TokenUse::Access));
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "client_id": "client-a", "token_use": "access"}),
-                &i,
-                0
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "client_id": "nope", "token_use": "access"}),
-                &i,
-                0
-            ),
-            Err(ClaimsError::Audience)
-        );
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "aud": "client-a", "token_use": "access"}),
-                &i,
-                0
-            ),
-            Err(ClaimsError::Audience)
-        );
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "client_id": "client-a", "token_use": "id"}),
-                &i,
-                0
-            ),
-            Err(ClaimsError::TokenUse)
-        );
-        assert_eq!(
-            check(json!({"exp": 2000, "client_id": "client-a"}), &i, 0),
-            Err(ClaimsError::TokenUse)
-        );
-    }
-
-    #[test]
-    fn cognito_id_tokens_check_aud_and_token_use() {
-        let i = issuer(Some(TokenUse::Id));
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "aud": "client-a", "token_use": "id"}),
-                &i,
-                0
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            check(
-                json!({"exp": 2000, "aud": "client-a", "token_use": "access"}),
-                &i,
-                0
-            ),
-            Err(ClaimsError::TokenUse)
-        );
     }
 }

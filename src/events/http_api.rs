@@ -3,9 +3,9 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 
-use super::{AuthRequest, EventError, Kind, request};
+use super::{AuthRequest, EventError, Kind, owned, request};
 use crate::error::TokenError;
-use crate::token::{TokenSource, bearer, from_sources};
+use crate::token::{TokenOrigin, TokenSource, bearer, from_sources};
 
 /// Translates an HTTP API 2.0 event.
 pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
@@ -17,10 +17,12 @@ pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequ
         |name| event.query_string_parameters.get(name).map(String::as_str),
     );
     let token = match from_configured {
-        Err(TokenError::Missing) => identity_source(&event),
+        Err(TokenError::Missing) => {
+            identity_source(&event).map(|token| (token, TokenOrigin::IdentitySource))
+        }
         other => other,
     }
-    .map(str::to_owned);
+    .map(owned);
     request(
         Kind::HttpApi,
         event.route_arn,

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use thiserror::Error;
 
 use crate::error::TokenError;
-use crate::token::TokenSource;
+use crate::token::{TokenOrigin, TokenSource};
 
 pub use arn::{api_prefix, wildcard_match};
 
@@ -50,6 +50,8 @@ pub struct AuthRequest {
     pub kind: Kind,
     /// The token, or why there is none usable.
     pub token: Result<String, TokenError>,
+    /// Where the token was found, when it was.
+    pub origin: Option<TokenOrigin>,
     /// The `methodArn` (REST, WebSocket) or `routeArn` (HTTP API) being called.
     pub arn: String,
     /// `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/` of that ARN.
@@ -152,18 +154,25 @@ fn kind(shape: &Shape<'_>) -> Option<Kind> {
     }
 }
 
+/// The owned token of what a translator found.
+fn owned((token, origin): (&str, TokenOrigin)) -> (String, TokenOrigin) {
+    (token.to_owned(), origin)
+}
+
 /// Completes a request from its ARN.
 fn request(
     kind: Kind,
     arn: Option<String>,
-    token: Result<String, TokenError>,
+    found: Result<(String, TokenOrigin), TokenError>,
     request_id: Option<String>,
 ) -> Result<AuthRequest, EventError> {
     let arn = arn.ok_or(EventError::BadArn)?;
     let api_prefix = api_prefix(&arn).ok_or(EventError::BadArn)?.to_owned();
+    let origin = found.as_ref().ok().map(|(_, origin)| *origin);
     Ok(AuthRequest {
         kind,
-        token,
+        token: found.map(|(token, _)| token),
+        origin,
         arn,
         api_prefix,
         request_id,

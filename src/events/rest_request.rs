@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 
-use super::{AuthRequest, EventError, Kind, request};
+use super::{AuthRequest, EventError, Kind, owned, request};
 use crate::token::{TokenSource, from_sources};
 
 /// Translates a REST REQUEST event.
@@ -24,7 +24,7 @@ pub(super) fn translate_as(
         |name| event.headers.get(name).and_then(|v| v.to_str().ok()),
         |name| event.query_string_parameters.first(name),
     )
-    .map(str::to_owned);
+    .map(owned);
     request(
         kind,
         event.method_arn,

@@ -2,14 +2,14 @@
 //! The event has no other field worth reading, so it is translated from the one
 //! borrowed pass that recognised its kind (see `Shape` in `events/mod.rs`).
 
-use super::{AuthRequest, EventError, Kind, Shape, request};
+use super::{AuthRequest, EventError, Kind, Shape, owned, request};
 use crate::error::TokenError;
-use crate::token::bearer;
+use crate::token::{TokenOrigin, bearer};
 
 /// Translates a TOKEN event.
 pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest, EventError> {
     let token = match shape.authorization_token.as_deref() {
-        Some(value) => bearer(value).map(str::to_owned),
+        Some(value) => bearer(value).map(|token| owned((token, TokenOrigin::AuthorizationToken))),
         None => Err(TokenError::Missing),
     };
     request(

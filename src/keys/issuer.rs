@@ -79,6 +79,11 @@ impl IssuerKeys {
         }
     }
 
+    /// The keys in memory, leased or not.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.memory.get()
+    }
+
     /// The keys in memory if they may serve at `now` without a reload.
     pub fn leased(&self, now: Now) -> Option<Arc<Snapshot>> {
         self.memory.leased(now)
