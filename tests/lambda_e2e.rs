@@ -205,16 +205,20 @@ fn refresher_binary() -> std::path::PathBuf {
 /// `event`, and returns the answer and everything the process logged.
 fn run_once(binary: &str, env: &[(&str, String)], event: &Value) -> (Result<Value, Value>, String) {
     let runtime = RuntimeApi::start();
-    let mut child = runtime.spawn(Path::new(binary), env);
+    let child = runtime.spawn(Path::new(binary), env);
     let answer = runtime.invoke(event);
+    (answer, stop(child))
+}
+
+/// Stops a function process and returns everything it wrote.
+fn stop(mut child: std::process::Child) -> String {
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
-    let logs = format!(
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
-    (answer, logs)
+    )
 }
 
 fn json_lines(logs: &str) -> Vec<Value> {
@@ -388,19 +392,13 @@ fn no_token_reaches_the_logs_at_any_level() {
             (variable, level.to_owned()),
         ];
         let runtime = RuntimeApi::start();
-        let mut child = runtime.spawn(Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
+        let child = runtime.spawn(Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
         for kind in ALL_KINDS {
             for token in [&valid, &forged] {
                 let _ = runtime.invoke(&event(kind, token, "alice-1"));
             }
         }
-        child.kill().unwrap();
-        let output = child.wait_with_output().unwrap();
-        let logs = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let logs = stop(child);
         assert!(
             logs.lines().count() > 8,
             "{variable}={level}: the binary logged its decisions:\n{logs}"
@@ -414,25 +412,18 @@ fn no_token_reaches_the_logs_at_any_level() {
             }
         }
 
-        let runtime = RuntimeApi::start();
-        let mut child = runtime.spawn(
-            Path::new(env!("CARGO_BIN_EXE_hello")),
-            &[(variable, level.to_owned())],
-        );
         let proxy = json!({
             "resource": "/hello/{userId}", "path": "/hello/alice-1", "httpMethod": "GET",
             "headers": {"Authorization": format!("Bearer {valid}")},
             "pathParameters": {"userId": "alice-1"},
             "requestContext": {"authorizer": {"principalId": "alice-1"}}
         });
-        assert!(runtime.invoke(&proxy).is_ok());
-        child.kill().unwrap();
-        let output = child.wait_with_output().unwrap();
-        let logs = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        let (answer, logs) = run_once(
+            env!("CARGO_BIN_EXE_hello"),
+            &[(variable, level.to_owned())],
+            &proxy,
         );
+        assert!(answer.is_ok());
         for segment in token_segments(&valid) {
             assert!(
                 !logs.contains(segment),

@@ -188,7 +188,14 @@ impl IssuerKeys {
             match (step, url) {
                 (Step::Done, _) => break,
                 (Step::ReadDiscoveryItem, _) => {
-                    progress.discovery_item = self.read_discovery_item(&mut seen, now).await;
+                    let item = self
+                        .read_item(&self.issuer, now, |d: &DiscoveryRecord| {
+                            checked_url(&d.jwks_uri)
+                        })
+                        .await;
+                    progress.discovery_item = item.read;
+                    seen.discovery = item.usable.map(|(record, _)| record);
+                    seen.discovery_poison = item.poison;
                 }
                 (Step::AdoptDiscoveryItem { stale }, _) => {
                     let uri = seen.discovery.as_ref().map(|d| d.jwks_uri.clone());
@@ -201,7 +208,15 @@ impl IssuerKeys {
                 }
                 (Step::Discover, _) => progress.discovery = self.discover(state, now).await,
                 (Step::ReadKeysItem, Some(url)) => {
-                    progress.keys_item = self.read_keys_item(&url, &mut seen, now).await;
+                    let item = self
+                        .read_item(&url, now, |k: &KeyRecord| {
+                            KeySet::from_jwks(k.jwks.as_bytes(), &self.algorithms)
+                                .map_err(|e| e.to_string())
+                        })
+                        .await;
+                    progress.keys_item = item.read;
+                    seen.keys = item.usable;
+                    seen.keys_poison = item.poison;
                 }
                 (Step::InstallKeysItem { stale }, _) => {
                     if let Some((record, keys)) = seen.keys.take() {
@@ -235,69 +250,41 @@ impl IssuerKeys {
         loaded
     }
 
-    async fn read_discovery_item(&self, seen: &mut Seen, now: Now) -> Read {
+    /// Reads `subject`'s item of kind `T` and checks its content with `content`: the
+    /// plan's view of it, the usable item with its parsed content, or the poisoned
+    /// version the next write must replace.
+    async fn read_item<T: Item, U>(
+        &self,
+        subject: &str,
+        now: Now,
+        content: impl FnOnce(&T) -> Result<U, String>,
+    ) -> ItemRead<T, U> {
         let Some(table) = &self.deps.table else {
-            return Read::Absent;
+            return ItemRead::of(Read::Absent);
         };
         self.deps.counters.add(Counter::TableReads);
-        match table.get::<DiscoveryRecord>(&self.issuer, now.wall).await {
-            Ok(Some(Stored::Usable(record))) => match checked_url(&record.jwks_uri) {
-                Ok(_) => {
-                    let dates = dates(&record);
-                    seen.discovery = Some(record);
-                    Read::Found(dates)
+        let poison = match table.get::<T>(subject, now.wall).await {
+            Ok(Some(Stored::Usable(record))) => match content(&record) {
+                Ok(parsed) => {
+                    return ItemRead {
+                        read: Read::Found(dates(&record)),
+                        usable: Some((record, parsed)),
+                        poison: None,
+                    };
                 }
-                Err(reason) => {
-                    let poison = Poison::unusable(&record, reason);
-                    self.poisoned(table, "discovery", &poison);
-                    seen.discovery_poison = Some(poison);
-                    Read::Absent
-                }
+                Err(reason) => Poison::unusable(&record, reason),
             },
-            Ok(Some(Stored::Poisoned(poison))) => {
-                self.poisoned(table, "discovery", &poison);
-                seen.discovery_poison = Some(poison);
-                Read::Absent
-            }
-            Ok(None) => Read::Absent,
+            Ok(Some(Stored::Poisoned(poison))) => poison,
+            Ok(None) => return ItemRead::of(Read::Absent),
             Err(error) => {
                 self.table_failed(table, &error);
-                Read::Failed
+                return ItemRead::of(Read::Failed);
             }
-        }
-    }
-
-    async fn read_keys_item(&self, url: &str, seen: &mut Seen, now: Now) -> Read {
-        let Some(table) = &self.deps.table else {
-            return Read::Absent;
         };
-        self.deps.counters.add(Counter::TableReads);
-        match table.get::<KeyRecord>(url, now.wall).await {
-            Ok(Some(Stored::Usable(record))) => {
-                match KeySet::from_jwks(record.jwks.as_bytes(), &self.algorithms) {
-                    Ok(keys) => {
-                        let dates = dates(&record);
-                        seen.keys = Some((record, keys));
-                        Read::Found(dates)
-                    }
-                    Err(error) => {
-                        let poison = Poison::unusable(&record, error.to_string());
-                        self.poisoned(table, "keys", &poison);
-                        seen.keys_poison = Some(poison);
-                        Read::Absent
-                    }
-                }
-            }
-            Ok(Some(Stored::Poisoned(poison))) => {
-                self.poisoned(table, "keys", &poison);
-                seen.keys_poison = Some(poison);
-                Read::Absent
-            }
-            Ok(None) => Read::Absent,
-            Err(error) => {
-                self.table_failed(table, &error);
-                Read::Failed
-            }
+        tracing::error!(issuer = %self.issuer, table = table.name(), item = T::PREFIX, reason = %poison.reason, "unusable item in the keys table counts as absent; the next write replaces it");
+        ItemRead {
+            poison: Some(poison),
+            ..ItemRead::of(Read::Absent)
         }
     }
 
@@ -379,9 +366,22 @@ impl IssuerKeys {
         self.deps.counters.add(Counter::TableErrors);
         tracing::warn!(issuer = %self.issuer, table = table.name(), error = %error, error_kind = error.as_str(), "keys table call failed");
     }
+}
 
-    fn poisoned(&self, table: &KeyTable, item: &str, poison: &Poison) {
-        tracing::error!(issuer = %self.issuer, table = table.name(), item, reason = %poison.reason, "unusable item in the keys table counts as absent; the next write replaces it");
+/// What one item read gave (see [`IssuerKeys::read_item`]).
+struct ItemRead<T, U> {
+    read: Read,
+    usable: Option<(T, U)>,
+    poison: Option<Poison>,
+}
+
+impl<T, U> ItemRead<T, U> {
+    fn of(read: Read) -> Self {
+        Self {
+            read,
+            usable: None,
+            poison: None,
+        }
     }
 }
 
