@@ -6,6 +6,7 @@
 //!    `$connect`, HTTP API 2.0) and finds the token ([`token`]);
 //! 2. [`verify`] checks it in the order security needs, taking the issuer's key from the
 //!    tiers in [`keys`] (memory, then the DynamoDB item, then the JWKS endpoint);
+//!    then, with `REVOCATION=on`, checks a valid token against [`revocation`] items;
 //! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], logs once, and
 //!    writes the invocation's [`metrics`].
 //!
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod policy;
 pub mod refresh;
+pub mod revocation;
 pub mod token;
 pub mod token_cache;
 pub mod verify;

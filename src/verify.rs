@@ -1,6 +1,7 @@
 //! Verifies a token in the order security needs: size → three base64url parts → header
 //! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` → `alg` in
-//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims.
+//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims
+//! → (with `REVOCATION=on`) revocation, last, for verified and cached tokens alike.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::error::{ClaimsError, TokenError};
 use crate::jwk::Algorithm;
 use crate::keys::{IssuerKeys, KeySource, MAX_KID_LEN, Tier, TierDeps};
+use crate::revocation::Revocations;
 use crate::token::MAX_TOKEN_BYTES;
 use crate::token_cache::{TokenCache, Verified};
 
@@ -186,6 +188,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     skew: u64,
     cache: TokenCache,
+    revocations: Option<Revocations>,
 }
 
 impl Verifier {
@@ -204,7 +207,19 @@ impl Verifier {
             clock,
             skew: config.clock_skew_seconds,
             cache: TokenCache::new(config.token_cache.entries, config.token_cache.bytes),
+            revocations: None,
         }
+    }
+
+    /// Checks every valid token against `revocations` too (`REVOCATION=on`).
+    pub fn with_revocations(mut self, revocations: Option<Revocations>) -> Self {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The revocation checks, when `REVOCATION=on`.
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
     }
 
     /// Loads every JWKS issuer's keys (Lambda init), so the first request finds them warm.
@@ -236,9 +251,27 @@ impl Verifier {
         self.issuers.iter().filter_map(|i| i.keys.jwks())
     }
 
-    /// Verifies `token` completely, or finds it in the cache of verified tokens. Never
-    /// panics; every failure is a [`TokenError`].
+    /// Verifies `token` completely, or finds it in the cache of verified tokens; then,
+    /// with `REVOCATION=on`, checks that no revocation item covers it (a cached token
+    /// too: the cache never outlives a revocation). Never panics; every failure is a
+    /// [`TokenError`].
     pub async fn verify(&self, token: &str) -> Verification {
+        let mut verification = self.authenticate(token).await;
+        if let (Some(revocations), Ok(claims), Some(issuer), Some(now)) = (
+            &self.revocations,
+            &verification.result,
+            &verification.issuer,
+            self.clock.now(),
+        ) {
+            if let Err(error) = revocations.check(issuer, claims, now).await {
+                verification.result = Err(error);
+            }
+        }
+        verification
+    }
+
+    /// Verifies `token` completely, or finds it in the cache of verified tokens.
+    async fn authenticate(&self, token: &str) -> Verification {
         if token.len() > MAX_TOKEN_BYTES {
             return Verification::failed(TokenError::TooLarge);
         }

@@ -7,12 +7,16 @@ mod decision;
 mod env;
 mod issuer;
 mod keys;
+mod revocation;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
 pub use issuer::{
     IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES, TokenUse, checked_url,
 };
 pub use keys::KeySettings;
+pub use revocation::{
+    MAX_REVOCATION_CACHE_SECONDS, OnError, REVOCATION_CACHE_MEMORY_SHARE, RevocationSettings,
+};
 
 use env::Env;
 use issuer::{Audience, issuers};
@@ -38,6 +42,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// How many verified tokens to remember, within how much memory.
     pub token_cache: TokenCacheSettings,
+    /// Revocation checks (`REVOCATION=on`); `None` when off.
+    pub revocation: Option<RevocationSettings>,
 }
 
 /// The bounds of the cache of verified tokens.
@@ -119,6 +125,7 @@ impl Config {
                     .unwrap_or_else(|| "authorizer".to_owned()),
             },
             token_cache: token_cache(&env)?,
+            revocation: revocation::revocation(&env)?,
         })
     }
 }
