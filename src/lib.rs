@@ -11,7 +11,9 @@
 //!    writes the invocation's [`metrics`].
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
+//! [`admin`] is the operator CLI, `authorizer-admin`, on the same configuration.
 
+pub mod admin;
 pub mod authorizer;
 pub mod clock;
 pub mod config;
