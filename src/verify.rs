@@ -257,13 +257,15 @@ impl Verifier {
     /// [`TokenError`].
     pub async fn verify(&self, token: &str) -> Verification {
         let mut verification = self.authenticate(token).await;
-        if let (Some(revocations), Ok(claims), Some(issuer), Some(now)) = (
-            &self.revocations,
-            &verification.result,
-            &verification.issuer,
-            self.clock.now(),
-        ) {
-            if let Err(error) = revocations.check(issuer, claims, now).await {
+        let Some(revocations) = &self.revocations else {
+            return verification;
+        };
+        if let (Ok(claims), Some(issuer)) = (&verification.result, &verification.issuer) {
+            let checked = match self.clock.now() {
+                Some(now) => revocations.check(issuer, claims, now).await,
+                None => Err(TokenError::ClockUnavailable),
+            };
+            if let Err(error) = checked {
                 verification.result = Err(error);
             }
         }
