@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::cache::{Cache, Claim};
-use super::decide::{self, Check, ERROR_WINDOW, Known, TokenIds, Via};
+use super::cache::{Cache, Claim, Flight, Found};
+use super::decide::{self, Check, ERROR_WINDOW, Known, MAX_ITEMS, TokenIds, Via};
 use super::store::RevocationStore;
 use crate::clock::Now;
 use crate::config::{OnError, RevocationSettings};
@@ -74,50 +74,41 @@ impl Revocations {
         now: Now,
     ) -> Result<(), TokenError> {
         let ids = TokenIds::from_claims(claims);
-        let keys = decide::keys(issuer, &ids);
-        if keys.is_empty() {
+        let items = decide::items(issuer, &ids);
+        let wanted = items.as_slice();
+        if wanted.is_empty() {
             return Ok(());
         }
         let callable = decide::may_call(self.failed_at(), now.mono, ERROR_WINDOW);
-        let (claims, flight) = self.cache.begin(&keys, now.mono, callable);
+        let (classified, flight) = self.cache.begin(issuer, wanted, now.mono, callable);
         let found = match flight {
-            Some(flight) => {
-                self.counters.add(Counter::RevocationLookups);
-                let keys = flight.keys();
-                let result = self.store.lookup(&keys).await;
-                if let Err(error) = &result {
-                    self.counters.add(Counter::RevocationErrors);
-                    self.failed_at.store(nanos(now.mono), Ordering::Relaxed);
-                    tracing::warn!(iss = issuer, error = %error, error_kind = error.as_str(), window_s = ERROR_WINDOW.as_secs(), on_error = self.settings.on_error.as_str(), "revocation lookup failed; REVOCATION_ON_ERROR decides until the table answers again");
-                }
-                Some(
-                    flight.finish(
-                        result
-                            .map(|items| items.into_iter().collect())
-                            .map_err(|_| ()),
-                    ),
-                )
-            }
+            Some(flight) => Some(self.look_up(issuer, flight, now).await),
             None => None,
         };
-        let mut known: Vec<(Via, Known)> = Vec::with_capacity(keys.len());
-        for ((via, key), claim) in keys.iter().zip(claims) {
+        let mut known = [(Via::Subject, Known::Current(None)); MAX_ITEMS];
+        for ((slot, (via, _, _)), claim) in known.iter_mut().zip(wanted).zip(classified) {
             let item = match claim {
-                Claim::Ready(item) => item,
-                Claim::Mine { last } => Claim::resolve(found.as_deref(), key, last),
-                Claim::Wait { mut result, last } => {
+                None => continue,
+                Some(Claim::Ready(item)) => item,
+                Some(Claim::Mine { last, pk }) => Claim::resolve(found.as_deref(), &pk, last),
+                Some(Claim::Wait {
+                    mut result,
+                    last,
+                    pk,
+                }) => {
                     let waited =
                         tokio::time::timeout(WAIT_BOUND, result.wait_for(Option::is_some)).await;
                     let published = match &waited {
                         Ok(Ok(value)) => Option::clone(value),
                         _ => None,
                     };
-                    Claim::resolve(published.as_deref(), key, last)
+                    Claim::resolve(published.as_deref(), &pk, last)
                 }
             };
-            known.push((*via, item));
+            *slot = (*via, item);
         }
-        match decide::judge(ids.iat, &known, now.wall, self.skew, self.settings.on_error) {
+        let known = known.get(..wanted.len()).unwrap_or(&[]);
+        match decide::judge(ids.iat, known, now.wall, self.skew, self.settings.on_error) {
             Check::Clear => Ok(()),
             Check::Revoked(via) => {
                 self.counters.add(Counter::RevokedTokens);
@@ -139,6 +130,23 @@ impl Revocations {
                 }
             }
         }
+    }
+
+    /// Reads the items of `flight` in one round trip and stores what it found.
+    async fn look_up(&self, issuer: &str, flight: Flight<'_>, now: Now) -> Arc<Found> {
+        self.counters.add(Counter::RevocationLookups);
+        let keys = flight.keys();
+        let result = self.store.lookup(&keys).await;
+        if let Err(error) = &result {
+            self.counters.add(Counter::RevocationErrors);
+            self.failed_at.store(nanos(now.mono), Ordering::Relaxed);
+            tracing::warn!(iss = issuer, error = %error, error_kind = error.as_str(), window_s = ERROR_WINDOW.as_secs(), on_error = self.settings.on_error.as_str(), "revocation lookup failed; REVOCATION_ON_ERROR decides until the table answers again");
+        }
+        flight.finish(
+            result
+                .map(|items| items.into_iter().collect())
+                .map_err(|_| ()),
+        )
     }
 
     fn failed_at(&self) -> Option<Duration> {

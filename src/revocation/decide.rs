@@ -1,7 +1,7 @@
 //! The revocation decision as pure functions of the token's ids, what is known of its
 //! items, the time and the settings; no I/O (the executor is `check.rs`):
 //!
-//! - [`keys`]: which items a token needs (its subject, its `jti`, its `origin_jti`);
+//! - [`items`]: which items a token needs (its subject, its `jti`, its `origin_jti`);
 //! - [`revokes`]: whether one item covers a token at a given time;
 //! - [`judge`]: the verdict from everything known, including what could not be read;
 //! - [`fresh`] and [`may_call`]: whether a cached lookup may still serve, and whether the
@@ -80,21 +80,52 @@ impl Via {
     }
 }
 
-/// The items a token of `issuer` needs, at most three and each once. A token with none
-/// of the ids needs none; an id too long to be a key is known absent.
-pub fn keys(issuer: &str, ids: &TokenIds<'_>) -> Vec<(Via, Key)> {
+/// At most this many items per token: its subject's, its `jti`'s, its `origin_jti`'s.
+pub const MAX_ITEMS: usize = 3;
+
+/// One item a token needs: which claim names it, its kind, and the claim's value.
+pub type Wanted<'a> = (Via, Scope, &'a str);
+
+/// The items a token needs, in order (subject, `jti`, `origin_jti`), each once; built
+/// without allocating, since a decision whose lookups are cached must stay cheap.
+#[derive(Debug, Clone, Copy)]
+pub struct Items<'a> {
+    list: [Wanted<'a>; MAX_ITEMS],
+    len: usize,
+}
+
+impl<'a> Items<'a> {
+    /// The items.
+    pub fn as_slice(&self) -> &[Wanted<'a>] {
+        self.list.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// The items a token of `issuer` needs. A token with none of the ids needs none; an id
+/// too long to be a key is known absent; an `origin_jti` equal to the `jti` is one item.
+pub fn items<'a>(issuer: &str, ids: &'a TokenIds<'_>) -> Items<'a> {
     let origin = ids
         .origin_jti
-        .as_ref()
-        .filter(|o| Some(*o) != ids.jti.as_ref());
-    [
-        (Via::Subject, Scope::Subject, ids.sub.as_ref()),
-        (Via::Jti, Scope::Token, ids.jti.as_ref()),
+        .as_deref()
+        .filter(|o| Some(*o) != ids.jti.as_deref());
+    let mut items = Items {
+        list: [(Via::Subject, Scope::Subject, ""); MAX_ITEMS],
+        len: 0,
+    };
+    for (via, scope, id) in [
+        (Via::Subject, Scope::Subject, ids.sub.as_deref()),
+        (Via::Jti, Scope::Token, ids.jti.as_deref()),
         (Via::OriginJti, Scope::Token, origin),
-    ]
-    .into_iter()
-    .filter_map(|(via, scope, id)| Some((via, Key::new(issuer, scope, id?)?)))
-    .collect()
+    ] {
+        let Some(id) = id.filter(|id| Key::fits(issuer, scope, id)) else {
+            continue;
+        };
+        if let Some(slot) = items.list.get_mut(items.len) {
+            *slot = (via, scope, id);
+            items.len += 1;
+        }
+    }
+    items
 }
 
 /// What a decision knows of one item.
@@ -221,30 +252,34 @@ mod tests {
 
     #[test]
     fn a_token_needs_its_subject_jti_and_origin_jti_items_each_once() {
-        let claims = json!({"sub": "alice", "jti": "j", "origin_jti": "o"});
-        let ids = TokenIds::from_claims(claims.as_object().unwrap());
-        let keys: Vec<(Via, String)> = keys(ISS, &ids)
-            .into_iter()
-            .map(|(via, key)| (via, key.pk))
-            .collect();
+        let needs = |claims: Value| -> Vec<(Via, Scope, String)> {
+            let claims = claims.as_object().unwrap().clone();
+            let ids = TokenIds::from_claims(&claims);
+            items(ISS, &ids)
+                .as_slice()
+                .iter()
+                .map(|(via, scope, id)| (*via, *scope, (*id).to_owned()))
+                .collect()
+        };
         assert_eq!(
-            keys,
+            needs(json!({"sub": "alice", "jti": "j", "origin_jti": "o"})),
             [
-                (Via::Subject, format!("REVOKED#{ISS}#sub#alice")),
-                (Via::Jti, format!("REVOKED#{ISS}#jti#j")),
-                (Via::OriginJti, format!("REVOKED#{ISS}#jti#o")),
+                (Via::Subject, Scope::Subject, "alice".to_owned()),
+                (Via::Jti, Scope::Token, "j".to_owned()),
+                (Via::OriginJti, Scope::Token, "o".to_owned()),
             ]
         );
-        let same = json!({"sub": "alice", "jti": "j", "origin_jti": "j"});
         assert_eq!(
-            super::keys(ISS, &TokenIds::from_claims(same.as_object().unwrap())).len(),
+            needs(json!({"sub": "alice", "jti": "j", "origin_jti": "j"})).len(),
             2
         );
-        let none = json!({"exp": 5});
-        assert!(super::keys(ISS, &TokenIds::from_claims(none.as_object().unwrap())).is_empty());
-        let long = json!({"sub": "x".repeat(4096)});
+        assert_eq!(
+            needs(json!({"jti": "j", "origin_jti": "o"}))[0],
+            (Via::Jti, Scope::Token, "j".to_owned())
+        );
+        assert!(needs(json!({"exp": 5})).is_empty());
         assert!(
-            super::keys(ISS, &TokenIds::from_claims(long.as_object().unwrap())).is_empty(),
+            needs(json!({"sub": "x".repeat(4096)})).is_empty(),
             "an id too long for a key can have no item"
         );
     }

@@ -18,7 +18,7 @@ pub mod record;
 mod store;
 
 pub use check::Revocations;
-pub use decide::{Check, ERROR_WINDOW, Known, TokenIds, Via};
+pub use decide::{Check, ERROR_WINDOW, Known, MAX_ITEMS, TokenIds, Via};
 pub use dynamo::{DynamoStore, LOOKUP_BUDGET, MAX_ROUNDS, Revoked, Round, next_round};
 pub use record::{Key, Revocation, Scope};
 #[cfg(any(test, feature = "testkit"))]

@@ -118,16 +118,23 @@ impl Key {
     /// The key of `issuer`'s item for `id`; `None` when it would exceed
     /// [`MAX_KEY_BYTES`] (no such item can exist).
     pub fn new(issuer: &str, scope: Scope, id: &str) -> Option<Self> {
-        let scope_name = scope.as_str();
-        let len = PREFIX.len() + issuer.len() + 1 + scope_name.len() + 1 + id.len();
-        if len > MAX_KEY_BYTES {
+        if !Self::fits(issuer, scope, id) {
             return None;
         }
-        let mut pk = String::with_capacity(len);
-        for part in [PREFIX, issuer, "#", scope_name, "#", id] {
+        let mut pk = String::with_capacity(Self::len(issuer, scope, id));
+        for part in [PREFIX, issuer, "#", scope.as_str(), "#", id] {
             pk.push_str(part);
         }
         Some(Self { scope, pk })
+    }
+
+    /// Whether the key of `issuer`'s item for `id` fits DynamoDB's limit (builds nothing).
+    pub fn fits(issuer: &str, scope: Scope, id: &str) -> bool {
+        Self::len(issuer, scope, id) <= MAX_KEY_BYTES
+    }
+
+    fn len(issuer: &str, scope: Scope, id: &str) -> usize {
+        PREFIX.len() + issuer.len() + 1 + scope.as_str().len() + 1 + id.len()
     }
 }
 
@@ -188,7 +195,9 @@ mod tests {
     fn a_key_longer_than_dynamodb_allows_is_no_key() {
         let fits = "x".repeat(MAX_KEY_BYTES - "REVOKED#i#sub#".len());
         assert_eq!(Key::new("i", Scope::Subject, &fits).unwrap().pk.len(), 2048);
+        assert!(Key::fits("i", Scope::Subject, &fits));
         assert_eq!(Key::new("i", Scope::Subject, &format!("{fits}x")), None);
+        assert!(!Key::fits("i", Scope::Subject, &format!("{fits}x")));
     }
 
     #[test]
