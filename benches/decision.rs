@@ -1,7 +1,9 @@
 //! The warm decision, per algorithm (RS256, ES256): a whole REST TOKEN decision (event
 //! JSON in → answer JSON out, key in memory) over 256 distinct tokens with the token cache
 //! off; the same for one repeated token with the cache on; and a bare aws-lc-rs signature
-//! check of the same token with the same parsed key. Prints the ratios.
+//! check of the same token with the same parsed key; and both decisions again with
+//! `REVOCATION=on`, every lookup cached (the same Authorizer over an in-memory store,
+//! pre-warmed), to show what revocation adds to a warm decision. Prints the ratios.
 //! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -13,6 +15,7 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
+use jwt_authorizer::revocation::MemoryStore;
 use jwt_authorizer::testkit::{FixtureKey, JWKS, mint};
 use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
@@ -21,7 +24,13 @@ const NOW: u64 = 1_800_000_000;
 const SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
 
 fn authorizer(cache: &str) -> Authorizer {
-    let vars: HashMap<&str, &str> = [
+    build(cache, false)
+}
+
+/// With `revocation`, lookups go to an in-memory store and stay fresh (the manual clock
+/// never moves), so every decision after the first of a token is a cached lookup.
+fn build(cache: &str, revocation: bool) -> Authorizer {
+    let mut vars: HashMap<&str, &str> = [
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "test-client"),
         ("JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
@@ -30,8 +39,17 @@ fn authorizer(cache: &str) -> Authorizer {
         ("TOKEN_CACHE_SIZE", cache),
     ]
     .into();
+    if revocation {
+        vars.extend([
+            ("KEYS_TABLE_NAME", "bench"),
+            ("REVOCATION", "on"),
+            ("REVOCATION_CACHE_SECONDS", "3600"),
+        ]);
+    }
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
-    let authorizer = Authorizer::new(&config, Arc::new(ManualClock::new(NOW)), None).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Arc::new(MemoryStore::default());
+    let authorizer = Authorizer::with_revocation_store(&config, clock, None, store).unwrap();
     authorizer
         .verifier()
         .load_document(JWKS.as_bytes())
@@ -98,6 +116,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let (uncached, cached) = (authorizer("0"), authorizer("1024"));
+    let (uncached_rev, cached_rev) = (build("0", true), build("1024", true));
     for (name, key) in [("rs256", FixtureKey::Rsa), ("es256", FixtureKey::Ec256)] {
         let events: Vec<String> = (0..256).map(|n| event(&token(key, n))).collect();
         let mut group = c.benchmark_group(name);
@@ -108,10 +127,24 @@ fn bench(c: &mut Criterion) {
                 black_box(decide(&runtime, &uncached, &events[i]))
             })
         });
+        for event in &events {
+            decide(&runtime, &uncached_rev, event);
+        }
+        let mut i = 0;
+        group.bench_function("warm_decision_revocation_cached", |b| {
+            b.iter(|| {
+                i = (i + 1) % events.len();
+                black_box(decide(&runtime, &uncached_rev, &events[i]))
+            })
+        });
         let repeated = &events[0];
         decide(&runtime, &cached, repeated);
         group.bench_function("repeated_token_decision", |b| {
             b.iter(|| black_box(decide(&runtime, &cached, repeated)))
+        });
+        decide(&runtime, &cached_rev, repeated);
+        group.bench_function("repeated_token_revocation_cached", |b| {
+            b.iter(|| black_box(decide(&runtime, &cached_rev, repeated)))
         });
         let parsed = parsed_key(key);
         let one = token(key, 0);
@@ -156,5 +189,17 @@ fn main() {
             "{group}: warm decision {warm:.0} ns = {:.3} x bare verify ({bare:.0} ns); repeated token {repeated:.0} ns",
             warm / bare
         );
+        if let (Some(warm_rev), Some(repeated_rev)) = (
+            mean_ns(group, "warm_decision_revocation_cached"),
+            mean_ns(group, "repeated_token_revocation_cached"),
+        ) {
+            println!(
+                "{group}: REVOCATION=on, lookup cached: warm decision {warm_rev:.0} ns ({:+.0} ns, {:.3} x off); repeated token {repeated_rev:.0} ns ({:+.0} ns, {:.3} x off)",
+                warm_rev - warm,
+                warm_rev / warm,
+                repeated_rev - repeated,
+                repeated_rev / repeated
+            );
+        }
     }
 }
