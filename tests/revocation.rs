@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::dynamo::{DeadEndpoint, create_table, put_raw, raw_item_pk, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
+use common::runtime_api::RuntimeApi;
 use common::*;
 use jwt_authorizer::events::Kind;
 use jwt_authorizer::keys::KeyTable;
@@ -373,6 +374,8 @@ async fn concurrent_misses_of_one_token_share_one_lookup() {
         1,
         "then cached"
     );
+    let revocations = a.verifier().revocations().unwrap();
+    assert_eq!(revocations.cached_items(), 3, "sub, jti, origin_jti");
 }
 
 #[tokio::test]
@@ -626,4 +629,24 @@ async fn revocation_on_needs_the_table() {
     let err =
         jwt_authorizer::Config::from_lookup(|n| map.get(n).map(|v| (*v).to_owned())).unwrap_err();
     assert_eq!(err.variable, "KEYS_TABLE_NAME");
+}
+
+#[test]
+fn the_built_authorizer_fails_init_on_revocation_without_a_table() {
+    let runtime = RuntimeApi::start();
+    let env = [
+        ("COGNITO_USER_POOL_ID", "us-east-1_Example1".to_owned()),
+        ("JWT_AUDIENCE", "client".to_owned()),
+        ("REVOCATION", "on".to_owned()),
+    ];
+    let child = runtime.spawn(std::path::Path::new(env!("CARGO_BIN_EXE_authorizer")), &env);
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let reported = runtime.init_errors();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    let message = reported[0].1["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid configuration: KEYS_TABLE_NAME: required with REVOCATION=on"),
+        "{message}"
+    );
 }
