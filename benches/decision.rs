@@ -1,8 +1,10 @@
 //! The warm decision, per algorithm (RS256, ES256): a whole REST TOKEN decision (event
 //! JSON in → answer JSON out, key in memory) over 256 distinct tokens with the token cache
 //! off; the same for one repeated token with the cache on; and a bare aws-lc-rs signature
-//! check of the same token with the same parsed key; and the decision with twenty
-//! authorization rules against the one with one template. Prints the ratios.
+//! check of the same token with the same parsed key; both decisions again with
+//! `REVOCATION=on`, every lookup cached (the same Authorizer over an in-memory store,
+//! pre-warmed), to show what revocation adds to a warm decision; and the decision with
+//! twenty authorization rules against the one with one template. Prints the ratios.
 //! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -14,6 +16,7 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
+use jwt_authorizer::revocation::MemoryStore;
 use jwt_authorizer::testkit::{FixtureKey, JWKS, mint};
 use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
@@ -22,7 +25,7 @@ const NOW: u64 = 1_800_000_000;
 const SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
 
 fn authorizer(cache: &str) -> Authorizer {
-    authorizer_with(cache, &[("POLICY_RESOURCES", "GET/hello/{sub}")])
+    authorizer_with(cache, &[("POLICY_RESOURCES", "GET/hello/{sub}")], false)
 }
 
 /// Twenty rules of every kind, as a real API might have: per-user paths, scopes (any and
@@ -66,7 +69,9 @@ fn twenty_rules_one_holding() -> String {
     Value::Array(rules).to_string()
 }
 
-fn authorizer_with(cache: &str, policy: &[(&str, &str)]) -> Authorizer {
+/// With `revocation`, lookups go to an in-memory store and stay fresh (the manual clock
+/// never moves), so every decision after the first of a token is a cached lookup.
+fn authorizer_with(cache: &str, policy: &[(&str, &str)], revocation: bool) -> Authorizer {
     let mut vars: HashMap<&str, &str> = [
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "test-client"),
@@ -76,8 +81,17 @@ fn authorizer_with(cache: &str, policy: &[(&str, &str)]) -> Authorizer {
     ]
     .into();
     vars.extend(policy.iter().copied());
+    if revocation {
+        vars.extend([
+            ("KEYS_TABLE_NAME", "bench"),
+            ("REVOCATION", "on"),
+            ("REVOCATION_CACHE_SECONDS", "3600"),
+        ]);
+    }
     let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
-    let authorizer = Authorizer::new(&config, Arc::new(ManualClock::new(NOW)), None).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Arc::new(MemoryStore::default());
+    let authorizer = Authorizer::with_revocation_store(&config, clock, None, store).unwrap();
     authorizer
         .verifier()
         .load_document(JWKS.as_bytes())
@@ -145,6 +159,10 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let (uncached, cached) = (authorizer("0"), authorizer("1024"));
+    let (uncached_rev, cached_rev) = (
+        authorizer_with("0", &[("POLICY_RESOURCES", "GET/hello/{sub}")], true),
+        authorizer_with("1024", &[("POLICY_RESOURCES", "GET/hello/{sub}")], true),
+    );
     for (name, key) in [("rs256", FixtureKey::Rsa), ("es256", FixtureKey::Ec256)] {
         let events: Vec<String> = (0..256).map(|n| event(&token(key, n))).collect();
         let mut group = c.benchmark_group(name);
@@ -155,10 +173,24 @@ fn bench(c: &mut Criterion) {
                 black_box(decide(&runtime, &uncached, &events[i]))
             })
         });
+        for event in &events {
+            decide(&runtime, &uncached_rev, event);
+        }
+        let mut i = 0;
+        group.bench_function("warm_decision_revocation_cached", |b| {
+            b.iter(|| {
+                i = (i + 1) % events.len();
+                black_box(decide(&runtime, &uncached_rev, &events[i]))
+            })
+        });
         let repeated = &events[0];
         decide(&runtime, &cached, repeated);
         group.bench_function("repeated_token_decision", |b| {
             b.iter(|| black_box(decide(&runtime, &cached, repeated)))
+        });
+        decide(&runtime, &cached_rev, repeated);
+        group.bench_function("repeated_token_revocation_cached", |b| {
+            b.iter(|| black_box(decide(&runtime, &cached_rev, repeated)))
         });
         let parsed = parsed_key(key);
         let one = token(key, 0);
@@ -201,8 +233,8 @@ fn rules(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     let mut group = c.benchmark_group("rules");
     for (name, policy) in &configs {
         let (uncached, cached) = (
-            authorizer_with("0", policy),
-            authorizer_with("1024", policy),
+            authorizer_with("0", policy, false),
+            authorizer_with("1024", policy, false),
         );
         let mut i = 0;
         group.bench_function(format!("warm_decision_{name}"), |b| {
@@ -247,6 +279,18 @@ fn main() {
             "{group}: warm decision {warm:.0} ns = {:.3} x bare verify ({bare:.0} ns); repeated token {repeated:.0} ns",
             warm / bare
         );
+        if let (Some(warm_rev), Some(repeated_rev)) = (
+            mean_ns(group, "warm_decision_revocation_cached"),
+            mean_ns(group, "repeated_token_revocation_cached"),
+        ) {
+            println!(
+                "{group}: REVOCATION=on, lookup cached: warm decision {warm_rev:.0} ns ({:+.0} ns, {:.3} x off); repeated token {repeated_rev:.0} ns ({:+.0} ns, {:.3} x off)",
+                warm_rev - warm,
+                warm_rev / warm,
+                repeated_rev - repeated,
+                repeated_rev / repeated
+            );
+        }
     }
     for kind in ["warm_decision", "repeated_token"] {
         let Some(one) = mean_ns("rules", &format!("{kind}_one_template")) else {

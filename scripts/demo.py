@@ -9,7 +9,9 @@ moto; runs the Lambdas under `cargo lambda watch`; then shows:
    and wrote it through to the table;
 2. a second cold start, served from the table with no JWKS request, and an authorization
    rule: GET /reports/* only for the Cognito group `reports`, which alice is in and bob not;
-3. the refresher on its scheduled event.
+3. the refresher on its scheduled event;
+4. a sign-out: `authorizer-admin revoke --subject` on alice, her token refused within
+   REVOCATION_CACHE_SECONDS while bob's still works.
 
 Exits 1 if anything is not as expected, so the demo doubles as a smoke test.
 """
@@ -171,6 +173,65 @@ def show_rule(port: int, workdir: Path, alice: dict, bob: dict) -> list[str]:
     return failures
 
 
+def env_of(file: Path) -> dict:
+    """The KEY=VALUE lines of an env file (a value in single quotes is taken literally)."""
+    pairs = (line.split("=", 1) for line in file.read_text().splitlines() if "=" in line)
+    return {k: v[1:-1] if len(v) > 1 and v[0] == v[-1] == "'" else v for k, v in pairs}
+
+
+def revocation_demo(port: int, pool: dict, env_file: Path, workdir: Path) -> list[str]:
+    """Signs alice out with authorizer-admin (a REVOKED#{iss}#sub#{sub} item) and shows her
+    token refused within REVOCATION_CACHE_SECONDS, bob's still allowed. Returns failures."""
+    alice, bob = pool["users"]
+    cache_seconds = 2
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    admin = target / "debug" / "authorizer-admin"
+    env_rev = workdir / "lambda-revocation.env"
+    env_rev.write_text(env_file.read_text() + f"REVOCATION=on\nREVOCATION_CACHE_SECONDS={cache_seconds}\n")
+    print(f"== sign-out: a new container with REVOCATION=on, REVOCATION_CACHE_SECONDS={cache_seconds}")
+
+    def call(user: dict) -> str:
+        own = event(KINDS[0][1], user["access_token"], user["sub"])
+        return verdict(*invoke(port, own, workdir), own["methodArn"])
+
+    watch = Watch(port, env_rev, workdir / "watch-4.log")
+    try:
+        before = call(alice), call(bob)
+        print(f"   REST TOKEN before: alice {before[0]}, bob {before[1]}")
+        print(f"   $ authorizer-admin revoke --subject {alice['sub']}")
+        out = subprocess.run([str(admin), "revoke", "--subject", alice["sub"]], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, **env_of(env_rev)})
+        revoked_at = time.time()
+        print("   " + (out.stdout.strip() or out.stderr.strip()))
+        print(f"   REST TOKEN right after: alice {call(alice)} (a lookup cached before the sign-out may serve"
+              f" until {cache_seconds} s after it)")
+        time.sleep(max(0.0, revoked_at + cache_seconds - time.time()))
+        after = call(alice), call(bob)
+        print(f"   REST TOKEN {cache_seconds} s after: alice {after[0]}, bob {after[1]}")
+        lines = watch.lines()
+    finally:
+        watch.stop()
+    refused = [l for l in lines if l.get("message") == "decision" and l.get("reason") == "revoked"]
+    if refused:
+        print("   " + json.dumps(refused[-1]))
+    emf = [l for l in lines if "_aws" in l]
+    print(f"   metrics: RevocationLookups={sum(l.get('RevocationLookups', 0) for l in emf)},"
+          f" RevokedTokens={sum(l.get('RevokedTokens', 0) for l in emf)},"
+          f" RevocationErrors={sum(l.get('RevocationErrors', 0) for l in emf)}")
+    failures = []
+    if out.returncode != 0 or not out.stdout.startswith("revoked: "):
+        failures.append("authorizer-admin revoke should write the subject item")
+    if not before[0].startswith("200") or not before[1].startswith("200"):
+        failures.append("alice and bob should be allowed before the sign-out")
+    if after[0] != "401 Unauthorized" or not refused:
+        failures.append(f"alice's token should be refused (revoked) {cache_seconds} s after her sign-out")
+    if not after[1].startswith("200"):
+        failures.append("bob's token should still be allowed")
+    if not failures:
+        print(f"   alice signed out: her token refused everywhere within {cache_seconds} s; bob unaffected")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moto", required=True)
@@ -264,6 +325,8 @@ def main() -> int:
     print("   " + (json.dumps(summary) if ok else f"failed: {summary}"))
     if not ok or not summary.get("refreshed"):
         failures.append("the refresher should store the keys")
+
+    failures += revocation_demo(args.port, pool, env_file, workdir)
 
     if failures:
         print("demo: unexpected: " + "; ".join(failures) + f" (logs in {workdir})", file=sys.stderr)

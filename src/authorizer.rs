@@ -16,6 +16,7 @@ use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
 use crate::metrics::Counters;
 use crate::outcome::{Outcome, Reason};
 use crate::policy::{self, Answer, policy_document};
+use crate::revocation::{DynamoStore, RevocationStore, Revocations};
 use crate::verify::{Verification, Verifier};
 
 /// `principalId` of answers to callers without a valid token.
@@ -75,7 +76,8 @@ pub struct Authorizer {
 
 impl Authorizer {
     /// Builds the verifier and its key stores over `table` (the DynamoDB tier, when
-    /// `KEYS_TABLE_NAME` is set); call [`Authorizer::warm_up`] before serving.
+    /// `KEYS_TABLE_NAME` is set; with `REVOCATION=on`, also where revocation items are
+    /// read, so it is required then); call [`Authorizer::warm_up`] before serving.
     pub fn new(
         config: &Config,
         clock: Arc<dyn Clock>,
@@ -90,6 +92,7 @@ impl Authorizer {
             );
         }
         let counters = Arc::new(Counters::default());
+        let revocations = revocations(config, table.as_ref(), &counters)?;
         let deps = TierDeps {
             client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
             table: table.map(Arc::new),
@@ -97,11 +100,33 @@ impl Authorizer {
             counters: Arc::clone(&counters),
         };
         Ok(Self {
-            verifier: Verifier::new(config, &deps, clock),
+            verifier: Verifier::new(config, &deps, clock).with_revocations(revocations),
             decision: config.decision.clone(),
             counters,
             metrics: config.metrics.clone(),
         })
+    }
+
+    /// As [`Authorizer::new`], with revocation items read from `store` instead of the
+    /// table (an in-memory fake in tests and benchmarks); the same as `new` when
+    /// `REVOCATION` is off.
+    pub fn with_revocation_store(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        table: Option<KeyTable>,
+        store: Arc<dyn RevocationStore>,
+    ) -> Result<Self, UpstreamError> {
+        let off = Config {
+            revocation: None,
+            ..config.clone()
+        };
+        let mut authorizer = Self::new(&off, clock, table)?;
+        let revocations = config.revocation.map(|settings| {
+            let counters = Arc::clone(&authorizer.counters);
+            Revocations::new(settings, store, counters, config.clock_skew_seconds)
+        });
+        authorizer.verifier = authorizer.verifier.with_revocations(revocations);
+        Ok(authorizer)
     }
 
     /// The operational counters (for tests and benchmarks).
@@ -271,4 +296,25 @@ impl Authorizer {
             _ => Answer::policy(ANONYMOUS.into(), document(), Map::new()),
         }
     }
+}
+
+/// The revocation checks `config` asks for, reading the items from `table`.
+fn revocations(
+    config: &Config,
+    table: Option<&KeyTable>,
+    counters: &Arc<Counters>,
+) -> Result<Option<Revocations>, UpstreamError> {
+    let Some(settings) = config.revocation else {
+        return Ok(None);
+    };
+    let table = table.ok_or_else(|| {
+        UpstreamError::Transport("REVOCATION=on needs the keys table client".into())
+    })?;
+    let store: Arc<dyn RevocationStore> = Arc::new(DynamoStore::new(table));
+    Ok(Some(Revocations::new(
+        settings,
+        store,
+        Arc::clone(counters),
+        config.clock_skew_seconds,
+    )))
 }

@@ -64,6 +64,13 @@ pub enum TokenError {
     /// The system clock reads before 1970: no token can be judged, so none is accepted.
     #[error("the system clock is unusable")]
     ClockUnavailable,
+    /// A revocation item covers the token (its subject before its `iat`, its `jti` or
+    /// its `origin_jti`).
+    #[error("token revoked")]
+    Revoked,
+    /// The token's revocation items could not be read and `REVOCATION_ON_ERROR=deny`.
+    #[error("revocation status unavailable")]
+    RevocationUnavailable,
 }
 
 /// Why no key could be selected for a token.
@@ -148,6 +155,8 @@ impl TokenError {
             Self::BadSignature => "bad_signature",
             Self::Claims(c) => c.as_str(),
             Self::ClockUnavailable => "clock_unavailable",
+            Self::Revoked => "revoked",
+            Self::RevocationUnavailable => "revocation_unavailable",
         }
     }
 }

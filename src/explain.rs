@@ -16,6 +16,8 @@ use crate::jwk::Algorithm;
 use crate::keys::{KeySource, MAX_KID_LEN, Tier};
 use crate::policy::rules::{Condition, groups, scopes};
 use crate::policy::{self, Answer};
+use crate::revocation::decide::{self, TokenIds};
+use crate::revocation::record::Key;
 use crate::token::{TokenOrigin, TokenSource};
 use crate::verify;
 
@@ -229,6 +231,33 @@ async fn explain_token(
     }
     if !valid {
         return;
+    }
+    if let Some(revocations) = verifier.revocations() {
+        let ids = TokenIds::from_claims(claims);
+        let items: Vec<String> = decide::items(&issuer.issuer, &ids)
+            .as_slice()
+            .iter()
+            .filter_map(|(via, scope, id)| {
+                Key::new(&issuer.issuer, *scope, id)
+                    .map(|key| format!("{} ({})", key.pk, via.as_str()))
+            })
+            .collect();
+        let checked = revocations.check(&issuer.issuer, claims, now).await;
+        let verdict = match &checked {
+            Ok(()) => "not revoked".to_owned(),
+            Err(error) => format!("{error}: rejected ({})", error.as_str()),
+        };
+        let looked_up = if items.is_empty() {
+            "none (no sub, jti or origin_jti)".to_owned()
+        } else {
+            items.join(", ")
+        };
+        out.add("revocation", format!("{verdict}; items {looked_up}"));
+        if checked.is_err() {
+            return;
+        }
+    } else {
+        out.add("revocation", "off (REVOCATION unset)");
     }
     explain_rules(authorizer, request, claims, out);
 }

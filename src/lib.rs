@@ -6,11 +6,14 @@
 //!    `$connect`, HTTP API 2.0) and finds the token ([`token`]);
 //! 2. [`verify`] checks it in the order security needs, taking the issuer's key from the
 //!    tiers in [`keys`] (memory, then the DynamoDB item, then the JWKS endpoint);
+//!    then, with `REVOCATION=on`, checks a valid token against [`revocation`] items;
 //! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], logs once, and
 //!    writes the invocation's [`metrics`].
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
+//! [`admin`] is the operator CLI, `authorizer-admin`, on the same configuration.
 
+pub mod admin;
 pub mod authorizer;
 pub mod claims;
 pub mod clock;
@@ -25,6 +28,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod policy;
 pub mod refresh;
+pub mod revocation;
 pub mod token;
 pub mod token_cache;
 pub mod verify;

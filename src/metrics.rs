@@ -1,6 +1,7 @@
 //! Operational metrics as CloudWatch Embedded Metric Format: counters gathered while the
 //! container works (including Lambda init) and written as one EMF line per invocation,
-//! so an operator can graph decisions, which key tier served, fetches and table errors.
+//! so an operator can graph decisions, which key tier served, fetches and table errors,
+//! and revocation (tokens refused, lookups, lookup errors, tokens decided unchecked).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,10 @@ pub struct Counters {
     table_errors: AtomicU64,
     table_writes: AtomicU64,
     stale_keys_served: AtomicU64,
+    revoked_tokens: AtomicU64,
+    revocation_lookups: AtomicU64,
+    revocation_errors: AtomicU64,
+    revocation_unchecked: AtomicU64,
 }
 
 /// One counter of [`Counters`].
@@ -36,6 +41,15 @@ pub enum Counter {
     TableWrites,
     /// A decision used keys past their `expires_at` because fresher ones were unreachable.
     StaleKeysServed,
+    /// A valid token was refused because a revocation item covers it.
+    RevokedTokens,
+    /// A revocation lookup went to the table (one BatchGetItem round trip).
+    RevocationLookups,
+    /// A revocation lookup failed (timeout, throttling, unreachable, an unreadable item).
+    RevocationErrors,
+    /// A valid token whose revocation status was unknown, decided by
+    /// `REVOCATION_ON_ERROR` (allowed or refused).
+    RevocationUnchecked,
 }
 
 impl Counters {
@@ -57,6 +71,10 @@ impl Counters {
             Counter::TableErrors => &self.table_errors,
             Counter::TableWrites => &self.table_writes,
             Counter::StaleKeysServed => &self.stale_keys_served,
+            Counter::RevokedTokens => &self.revoked_tokens,
+            Counter::RevocationLookups => &self.revocation_lookups,
+            Counter::RevocationErrors => &self.revocation_errors,
+            Counter::RevocationUnchecked => &self.revocation_unchecked,
         }
     }
 
@@ -77,6 +95,10 @@ impl Counters {
             ("TableErrors", Counter::TableErrors),
             ("TableWrites", Counter::TableWrites),
             ("StaleKeysServed", Counter::StaleKeysServed),
+            ("RevokedTokens", Counter::RevokedTokens),
+            ("RevocationLookups", Counter::RevocationLookups),
+            ("RevocationErrors", Counter::RevocationErrors),
+            ("RevocationUnchecked", Counter::RevocationUnchecked),
         ];
         let mut values = Map::new();
         for each in Outcome::ALL {
@@ -128,6 +150,11 @@ mod tests {
         counters.add(Counter::JwksFetches);
         counters.add(Counter::TableErrors);
         counters.add(Counter::TableErrors);
+        counters.add(Counter::RevokedTokens);
+        counters.add(Counter::RevocationLookups);
+        counters.add(Counter::RevocationLookups);
+        counters.add(Counter::RevocationErrors);
+        counters.add(Counter::RevocationUnchecked);
         let emf = counters.take_emf(
             "JwtAuthorizer",
             "authorizer",
@@ -147,7 +174,7 @@ mod tests {
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
                 .as_array()
                 .map(Vec::len),
-            Some(12)
+            Some(16)
         );
         assert_eq!(
             (
@@ -161,6 +188,15 @@ mod tests {
             (emf["JwksFetches"].as_u64(), emf["TableErrors"].as_u64()),
             (Some(1), Some(2))
         );
+        assert_eq!(
+            (
+                emf["RevokedTokens"].as_u64(),
+                emf["RevocationLookups"].as_u64(),
+                emf["RevocationErrors"].as_u64(),
+                emf["RevocationUnchecked"].as_u64()
+            ),
+            (Some(1), Some(2), Some(1), Some(1))
+        );
         let next = counters.take_emf(
             "JwtAuthorizer",
             "authorizer",
@@ -172,9 +208,10 @@ mod tests {
             (
                 next["JwksFetches"].as_u64(),
                 next["TableErrors"].as_u64(),
-                next["KeysFromMemory"].as_u64()
+                next["KeysFromMemory"].as_u64(),
+                next["RevocationLookups"].as_u64()
             ),
-            (Some(0), Some(0), Some(0))
+            (Some(0), Some(0), Some(0), Some(0))
         );
     }
 }

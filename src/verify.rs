@@ -1,6 +1,7 @@
 //! Verifies a token in the order security needs: size → three base64url parts → header
 //! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` → `alg` in
-//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims.
+//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims
+//! → (with `REVOCATION=on`) revocation, last, for verified and cached tokens alike.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::config::{Config, IssuerConfig};
 use crate::error::TokenError;
 use crate::jwk::Algorithm;
 use crate::keys::{IssuerKeys, KeySource, MAX_KID_LEN, Tier, TierDeps};
+use crate::revocation::Revocations;
 use crate::token::MAX_TOKEN_BYTES;
 use crate::token_cache::{TokenCache, Verified};
 
@@ -134,6 +136,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     skew: u64,
     cache: TokenCache,
+    revocations: Option<Revocations>,
 }
 
 impl Verifier {
@@ -152,7 +155,19 @@ impl Verifier {
             clock,
             skew: config.clock_skew_seconds,
             cache: TokenCache::new(config.token_cache.entries, config.token_cache.bytes),
+            revocations: None,
         }
+    }
+
+    /// Checks every valid token against `revocations` too (`REVOCATION=on`).
+    pub fn with_revocations(mut self, revocations: Option<Revocations>) -> Self {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The revocation checks, when `REVOCATION=on`.
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
     }
 
     /// Loads every JWKS issuer's keys (Lambda init), so the first request finds them warm.
@@ -202,9 +217,29 @@ impl Verifier {
         self.issuers.iter().filter_map(|i| i.keys.jwks())
     }
 
-    /// Verifies `token` completely, or finds it in the cache of verified tokens. Never
-    /// panics; every failure is a [`TokenError`].
+    /// Verifies `token` completely, or finds it in the cache of verified tokens; then,
+    /// with `REVOCATION=on`, checks that no revocation item covers it (a cached token
+    /// too: the cache never outlives a revocation). Never panics; every failure is a
+    /// [`TokenError`].
     pub async fn verify(&self, token: &str) -> Verification {
+        let mut verification = self.authenticate(token).await;
+        let Some(revocations) = &self.revocations else {
+            return verification;
+        };
+        if let (Ok(claims), Some(issuer)) = (&verification.result, &verification.issuer) {
+            let checked = match self.clock.now() {
+                Some(now) => revocations.check(issuer, claims, now).await,
+                None => Err(TokenError::ClockUnavailable),
+            };
+            if let Err(error) = checked {
+                verification.result = Err(error);
+            }
+        }
+        verification
+    }
+
+    /// Verifies `token` completely, or finds it in the cache of verified tokens.
+    async fn authenticate(&self, token: &str) -> Verification {
         if token.len() > MAX_TOKEN_BYTES {
             return Verification::failed(TokenError::TooLarge);
         }

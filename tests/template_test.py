@@ -116,7 +116,15 @@ def statements(function):
 
 
 def as_list(value):
-    return value if isinstance(value, list) else [value]
+    """A value or list of values, with each `Fn::If` replaced by the values of both branches
+    (an `AWS::NoValue` branch adds nothing): everything the list may hold once deployed."""
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and "Fn::If" in item:
+            out.extend(v for branch in item["Fn::If"][1:] for v in as_list(branch) if v != {"Ref": "AWS::NoValue"})
+        else:
+            out.append(item)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -229,13 +237,37 @@ class TemplateMatchesTheCode(unittest.TestCase):
             json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
+class RevocationAndRules(unittest.TestCase):
+    def test_parameters_turn_revocation_and_rules_on(self):
+        env = RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+        for variable, parameter in [("REVOCATION", "Revocation"), ("REVOCATION_CACHE_SECONDS", "RevocationCacheSeconds"),
+                                    ("REVOCATION_ON_ERROR", "RevocationOnError"), ("POLICY_RULES", "PolicyRules"),
+                                    ("GROUPS_CLAIM", "GroupsClaim")]:
+            self.assertEqual(env[variable], {"Ref": parameter}, variable)
+        params = TEMPLATE["Parameters"]
+        self.assertEqual(params["Revocation"]["Default"], "off")
+        self.assertEqual(params["Revocation"]["AllowedValues"], ["off", "on"])
+        self.assertEqual(params["RevocationOnError"]["AllowedValues"], ["allow", "deny"])
+        self.assertEqual(TEMPLATE["Conditions"]["RevocationOn"], {"Fn::Equals": [{"Ref": "Revocation"}, "on"]})
+
+    def test_revocation_errors_alarm_only_with_revocation_on(self):
+        alarm = RESOURCES["RevocationErrorsAlarm"]
+        self.assertEqual(alarm["Condition"], "RevocationOn")
+        self.assertEqual(alarm["Properties"]["Namespace"], default_metrics_namespace())
+        self.assertIn(alarm["Properties"]["MetricName"], emf_metric_names())
+
+
 class LeastPrivilege(unittest.TestCase):
-    def test_iam_is_exactly_get_and_put_on_the_table(self):
+    def test_iam_is_exactly_get_and_put_on_the_table_plus_batch_get_for_revocation(self):
+        revocation_only = {"Fn::If": ["RevocationOn", "dynamodb:BatchGetItem", {"Ref": "AWS::NoValue"}]}
         for name in ["AuthorizerFunction", "RefresherFunction"]:
             found = [s for s in statements(RESOURCES[name]) if not all(a.startswith("logs:") for a in as_list(s["Action"]))]
             self.assertEqual(len(found), 1, name)
             self.assertEqual(found[0]["Effect"], "Allow")
-            self.assertEqual(sorted(found[0]["Action"]), ["dynamodb:GetItem", "dynamodb:PutItem"], name)
+            plain = sorted(a for a in found[0]["Action"] if isinstance(a, str))
+            conditional = [a for a in found[0]["Action"] if not isinstance(a, str)]
+            self.assertEqual(plain, ["dynamodb:GetItem", "dynamodb:PutItem"], name)
+            self.assertEqual(conditional, [revocation_only] if name == "AuthorizerFunction" else [], name)
             self.assertEqual(found[0]["Resource"], {"Fn::GetAtt": ["KeysTable", "Arn"]}, name)
             self.assertNotIn("Condition", found[0], name)
         self.assertEqual([s for s in statements(RESOURCES["HelloFunction"]) if not s["Action"][0].startswith("logs:")], [])

@@ -172,3 +172,72 @@ async fn disabling_the_cache_gives_the_same_answers() {
         }
     }
 }
+
+/// A token-cache hit still passes the revocation check: a revocation stored after the
+/// token was cached refuses it from `REVOCATION_CACHE_SECONDS` on, and the cache never
+/// turns a refused token back into an Allow.
+#[tokio::test]
+async fn a_cached_token_still_passes_the_revocation_check() {
+    use jwt_authorizer::revocation::{MemoryStore, Revocation};
+    use std::sync::Arc;
+
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let vars = [
+        ("KEYS_TABLE_NAME", "jwt-keys"),
+        ("REVOCATION", "on"),
+        ("REVOCATION_CACHE_SECONDS", "10"),
+    ];
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(jwt_authorizer::ManualClock::new(NOW));
+    let a = jwt_authorizer::Authorizer::with_revocation_store(
+        &config(&jwks.url(), &vars),
+        clock.clone(),
+        None,
+        store.clone(),
+    )
+    .unwrap();
+    a.warm_up().await;
+    let token = mint(FixtureKey::Rsa, &claims("alice-1"));
+    assert_eq!(
+        decide(&a, Kind::RestToken, &token, "alice-1").await.outcome,
+        Outcome::Allow
+    );
+    store.put(
+        &format!("REVOKED#{ISSUER}#sub#alice-1"),
+        Revocation::Subject {
+            revoked_before: NOW,
+            expires_at: NOW + 3600,
+        },
+    );
+    let within = decide(&a, Kind::RestToken, &token, "alice-1").await;
+    assert!(within.cached && within.outcome == Outcome::Allow);
+    clock.advance(10);
+    for _ in 0..2 {
+        let refused = decide(&a, Kind::RestToken, &token, "alice-1").await;
+        assert!(refused.cached, "the verified token is still cached");
+        assert_eq!(
+            (refused.outcome, refused.reason.as_str()),
+            (Outcome::Unauthorized, "revoked")
+        );
+    }
+    assert_eq!(
+        store.lookups(),
+        2,
+        "one lookup per REVOCATION_CACHE_SECONDS"
+    );
+}
+
+/// With `REVOCATION` unset, a cache hit does no revocation work at all.
+#[tokio::test]
+async fn without_revocation_a_cache_hit_looks_nothing_up() {
+    use jwt_authorizer::metrics::Counter;
+
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let (a, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    assert!(a.verifier().revocations().is_none());
+    let token = mint(FixtureKey::Rsa, &claims("alice-1"));
+    for _ in 0..3 {
+        decide(&a, Kind::RestToken, &token, "alice-1").await;
+    }
+    assert_eq!(a.counters().get(Counter::RevocationLookups), 0);
+}

@@ -7,6 +7,7 @@ mod decision;
 mod env;
 mod issuer;
 mod keys;
+mod revocation;
 mod rules;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
@@ -14,6 +15,9 @@ pub use issuer::{
     IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES, TokenUse, checked_url,
 };
 pub use keys::KeySettings;
+pub use revocation::{
+    MAX_REVOCATION_CACHE_SECONDS, OnError, REVOCATION_CACHE_MEMORY_SHARE, RevocationSettings,
+};
 pub use rules::{DEFAULT_GROUPS_CLAIM, parse_rules};
 
 use env::Env;
@@ -40,6 +44,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// How many verified tokens to remember, within how much memory.
     pub token_cache: TokenCacheSettings,
+    /// Revocation checks (`REVOCATION=on`); `None` when off.
+    pub revocation: Option<RevocationSettings>,
 }
 
 /// The bounds of the cache of verified tokens.
@@ -121,6 +127,7 @@ impl Config {
                     .unwrap_or_else(|| "authorizer".to_owned()),
             },
             token_cache: token_cache(&env)?,
+            revocation: revocation::revocation(&env)?,
         })
     }
 }

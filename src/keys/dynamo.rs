@@ -63,6 +63,12 @@ impl KeyTable {
         &self.table
     }
 
+    /// The DynamoDB client, with this tier's timeouts and retries (shared by the
+    /// revocation lookups and the admin CLI).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The stored item of `subject` (a JWKS URL, an issuer) read at wall time `now`,
     /// live or not, usable or poisoned; `None` when there is no item.
     pub async fn get<T: Item>(
@@ -139,7 +145,8 @@ fn write_condition(replacing_seen: bool) -> &'static str {
     }
 }
 
-fn upstream<E, R>(error: SdkError<E, R>) -> UpstreamError
+/// A failed SDK call as an upstream error (a timeout stays a timeout).
+pub(crate) fn upstream<E, R>(error: SdkError<E, R>) -> UpstreamError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -1,0 +1,288 @@
+//! `authorizer-admin revoke`: the item is planned by pure functions (which issuer, the
+//! defaults, nothing already past), written with the conditional write of
+//! [`DynamoStore::revoke`] (which never narrows a revocation already stored), and
+//! reported in one line saying what was stored.
+
+use std::io::Write;
+
+use super::AdminError;
+use super::args::{RevokeArgs, Target};
+use super::format::epoch;
+use crate::config::Config;
+use crate::keys::KeyTable;
+use crate::revocation::{DynamoStore, Key, Revocation, Revoked, Scope};
+
+/// How long a subject item lasts past its `revoked_before` by default: a day, longer
+/// than any Cognito or Okta access or ID token lives.
+pub const DEFAULT_TTL_SECONDS: u64 = 86_400;
+
+/// The item a revoke writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Where.
+    pub key: Key,
+    /// What.
+    pub item: Revocation,
+}
+
+/// The configured issuer a revoke is for: `asked`, which must be configured, or the
+/// only configured one.
+pub fn issuer<'a>(config: &'a Config, asked: Option<&str>) -> Result<&'a str, AdminError> {
+    let configured: Vec<&str> = config.issuers.iter().map(|i| i.issuer.as_str()).collect();
+    match (asked, configured.as_slice()) {
+        (Some(asked), _) => configured
+            .iter()
+            .find(|c| **c == asked)
+            .copied()
+            .ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "--issuer {asked} is not a configured issuer (configured: {})",
+                    configured.join(", ")
+                ))
+            }),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(AdminError::Invalid(format!(
+            "several issuers are configured: pass --issuer (one of: {})",
+            configured.join(", ")
+        ))),
+    }
+}
+
+/// The item for `args` of `issuer` at wall time `now`: a subject item revokes tokens
+/// issued before `--before` (default now) until `--before` + `--ttl` (default a day); a
+/// token item lasts until `--until`. An item that would already be past is refused:
+/// it would revoke nothing.
+pub fn plan(args: &RevokeArgs, issuer: &str, now: u64) -> Result<Plan, AdminError> {
+    let too_long = |option: &str| {
+        AdminError::Invalid(format!(
+            "--{option} is too long for a DynamoDB key (2048 bytes with the REVOKED#{{iss}} prefix)"
+        ))
+    };
+    match &args.target {
+        Target::Subject {
+            subject,
+            before,
+            ttl,
+        } => {
+            let revoked_before = before.unwrap_or(now);
+            let expires_at = revoked_before.saturating_add(ttl.unwrap_or(DEFAULT_TTL_SECONDS));
+            if expires_at <= now {
+                return Err(AdminError::Invalid(format!(
+                    "--before {revoked_before} with --ttl {} ends at {}, already past: it would revoke nothing",
+                    ttl.unwrap_or(DEFAULT_TTL_SECONDS),
+                    epoch(expires_at)
+                )));
+            }
+            Ok(Plan {
+                key: Key::new(issuer, Scope::Subject, subject)
+                    .ok_or_else(|| too_long("subject"))?,
+                item: Revocation::Subject {
+                    revoked_before,
+                    expires_at,
+                },
+            })
+        }
+        Target::Token { jti, until } => {
+            if *until <= now {
+                return Err(AdminError::Invalid(format!(
+                    "--until {} is already past: that token has expired, nothing to revoke",
+                    epoch(*until)
+                )));
+            }
+            Ok(Plan {
+                key: Key::new(issuer, Scope::Token, jti).ok_or_else(|| too_long("jti"))?,
+                item: Revocation::Token { expires_at: *until },
+            })
+        }
+    }
+}
+
+/// What an item refuses, in words.
+fn refuses(item: &Revocation) -> String {
+    match *item {
+        Revocation::Subject {
+            revoked_before,
+            expires_at,
+        } => format!(
+            "tokens issued before {} are refused until {}",
+            epoch(revoked_before),
+            epoch(expires_at)
+        ),
+        Revocation::Token { expires_at } => {
+            format!(
+                "the token and its sign-in are refused until {}",
+                epoch(expires_at)
+            )
+        }
+    }
+}
+
+/// The one line reporting a revoke.
+pub fn report(plan: &Plan, outcome: &Revoked) -> String {
+    match outcome {
+        Revoked::Stored(item) => format!("revoked: {}: {}", plan.key.pk, refuses(item)),
+        Revoked::Widened { was, now } => format!(
+            "widened: {}: {} (it held: {}; a revoke never narrows one)",
+            plan.key.pk,
+            refuses(now),
+            refuses(was)
+        ),
+        Revoked::Unchanged(item) => format!(
+            "unchanged: {}: already {}, which covers this request (a revoke never narrows one)",
+            plan.key.pk,
+            refuses(item)
+        ),
+    }
+}
+
+/// Runs `revoke` against `table` at wall time `now`, reporting to `out`.
+pub async fn run(
+    args: &RevokeArgs,
+    config: &Config,
+    table: &KeyTable,
+    now: u64,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
+    let issuer = issuer(config, args.issuer.as_deref())?;
+    let plan = plan(args, issuer, now)?;
+    let outcome = DynamoStore::new(table)
+        .revoke(&plan.key, plan.item)
+        .await
+        .map_err(|error| AdminError::Table {
+            table: table.name().to_owned(),
+            error,
+        })?;
+    let bound = match &config.revocation {
+        Some(settings) => format!(
+            "; authorizers enforce it within {} s (REVOCATION_CACHE_SECONDS) plus the API's authorizer result TTL",
+            settings.cache.as_secs()
+        ),
+        None => {
+            "; REVOCATION is off in this environment: only authorizers with REVOCATION=on read it"
+                .to_owned()
+        }
+    };
+    writeln!(out, "{}{bound}", report(&plan, &outcome)).map_err(AdminError::output)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::config::test_support::{COGNITO, load};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn subject(before: Option<u64>, ttl: Option<u64>) -> RevokeArgs {
+        RevokeArgs {
+            target: Target::Subject {
+                subject: "alice".into(),
+                before,
+                ttl,
+            },
+            issuer: None,
+        }
+    }
+
+    #[test]
+    fn a_subject_item_defaults_to_now_and_a_day() {
+        let plan = plan(&subject(None, None), "https://i", NOW).unwrap();
+        assert_eq!(plan.key.pk, "REVOKED#https://i#sub#alice");
+        assert_eq!(
+            plan.item,
+            Revocation::Subject {
+                revoked_before: NOW,
+                expires_at: NOW + 86_400
+            }
+        );
+        let plan = super::plan(&subject(Some(NOW - 100), Some(3600)), "https://i", NOW).unwrap();
+        assert_eq!(plan.item.expires_at(), NOW + 3500);
+    }
+
+    #[test]
+    fn an_item_already_past_is_refused() {
+        let err = plan(&subject(Some(NOW - 100), Some(100)), "i", NOW).unwrap_err();
+        assert!(err.to_string().contains("already past"), "{err}");
+        let token = |until| RevokeArgs {
+            target: Target::Token {
+                jti: "j".into(),
+                until,
+            },
+            issuer: None,
+        };
+        assert!(plan(&token(NOW), "i", NOW).is_err());
+        assert_eq!(
+            plan(&token(NOW + 1), "i", NOW).unwrap().item,
+            Revocation::Token {
+                expires_at: NOW + 1
+            }
+        );
+        let long = RevokeArgs {
+            target: Target::Subject {
+                subject: "x".repeat(3000),
+                before: None,
+                ttl: None,
+            },
+            issuer: None,
+        };
+        assert!(
+            plan(&long, "i", NOW)
+                .unwrap_err()
+                .to_string()
+                .contains("too long")
+        );
+    }
+
+    #[test]
+    fn the_issuer_defaults_to_the_only_one_and_must_be_configured() {
+        let config = load(&COGNITO).unwrap();
+        let only = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123";
+        assert_eq!(issuer(&config, None).unwrap(), only);
+        assert_eq!(issuer(&config, Some(only)).unwrap(), only);
+        let err = issuer(&config, Some("https://evil.example")).unwrap_err();
+        assert!(err.to_string().contains("not a configured issuer"), "{err}");
+        let two = load(&[(
+            "JWT_ISSUERS",
+            r#"[{"issuer":"https://a","jwks_url":"https://a/k","audience":["x"]},
+                {"issuer":"https://b","jwks_url":"https://b/k","audience":["x"]}]"#,
+        )])
+        .unwrap();
+        let err = issuer(&two, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("pass --issuer (one of: https://a, https://b)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_report_says_what_was_stored() {
+        let plan = plan(&subject(None, None), "https://i", NOW).unwrap();
+        let stored = report(&plan, &Revoked::Stored(plan.item));
+        assert_eq!(
+            stored,
+            "revoked: REVOKED#https://i#sub#alice: tokens issued before 1800000000 \
+             (2027-01-15T08:00:00Z) are refused until 1800086400 (2027-01-16T08:00:00Z)"
+        );
+        let older = Revocation::Subject {
+            revoked_before: NOW + 10,
+            expires_at: NOW + 999_999,
+        };
+        let kept = report(&plan, &Revoked::Unchanged(older));
+        assert!(
+            kept.starts_with(
+                "unchanged: REVOKED#https://i#sub#alice: already tokens issued before 1800000010"
+            ),
+            "{kept}"
+        );
+        let widened = report(
+            &plan,
+            &Revoked::Widened {
+                was: older,
+                now: plan.item,
+            },
+        );
+        assert!(widened.starts_with("widened: "), "{widened}");
+        assert!(widened.contains("never narrows"));
+    }
+}

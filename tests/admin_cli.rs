@@ -1,0 +1,457 @@
+//! The built `authorizer-admin` binary, with an authorizer's environment pointed at
+//! moto_server's DynamoDB: `revoke` writes the items (never narrowing one), `keys`
+//! lists the key items, and every mistake or an unreachable table is one line on
+//! stderr with a non-zero exit.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::dynamo::{DeadEndpoint, create_table, n, put_raw, raw_item_pk, sdk};
+use common::moto::Moto;
+use common::{AUDIENCE, ISSUER};
+use jwt_authorizer::keys::{KeyRecord, KeyTable};
+use jwt_authorizer::testkit::JWKS;
+
+const TABLE: &str = "jwt-keys";
+const JWKS_URL: &str = "http://127.0.0.1:9/.well-known/jwks.json";
+
+/// Runs the binary with the authorizer's variables, the table at `endpoint`, and `extra`.
+fn admin(endpoint: &str, extra: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(Path::new(env!("CARGO_BIN_EXE_authorizer-admin")))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+            ("JWKS_URL", JWKS_URL),
+            ("KEYS_TABLE_NAME", TABLE),
+            ("REVOCATION", "on"),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .envs(extra.iter().copied())
+        .args(args)
+        .output()
+        .expect("run authorizer-admin")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The one error line, after checking the exit status and that nothing else was said.
+fn failure(output: &Output, status: i32) -> String {
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(status), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("authorizer-admin: "), "{err}");
+    assert!(output.stdout.is_empty(), "{}", stdout(output));
+    err.trim_end().to_owned()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn moto() -> (Moto, aws_config::SdkConfig) {
+    let moto = Moto::start();
+    let sdk = sdk(&moto.endpoint).await;
+    create_table(&sdk, TABLE).await;
+    (moto, sdk)
+}
+
+#[tokio::test]
+async fn revoke_subject_writes_the_item_and_never_narrows_it() {
+    let (moto, sdk) = moto().await;
+    let pk = format!("REVOKED#{ISSUER}#sub#alice-1");
+    let started = now();
+    let out = admin(&moto.endpoint, &[], &["revoke", "--subject", "alice-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout(&out);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with(&format!("revoked: {pk}: tokens issued before ")),
+        "{line}"
+    );
+    assert!(
+        line.contains("within 30 s (REVOCATION_CACHE_SECONDS)"),
+        "{line}"
+    );
+    let item = raw_item_pk(&sdk, TABLE, &pk).await.expect("item written");
+    let revoked_before = n(&item, "revoked_before");
+    assert!((started..=now()).contains(&revoked_before));
+    assert_eq!(n(&item, "expires_at"), revoked_before + 86_400);
+
+    let earlier = (revoked_before - 100).to_string();
+    let out = admin(
+        &moto.endpoint,
+        &[],
+        &[
+            "revoke",
+            "--subject",
+            "alice-1",
+            "--before",
+            &earlier,
+            "--ttl",
+            "3600",
+        ],
+    );
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "unchanged: {pk}: already tokens issued before {revoked_before}"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        raw_item_pk(&sdk, TABLE, &pk).await.unwrap(),
+        item,
+        "not narrowed"
+    );
+
+    let out = admin(
+        &moto.endpoint,
+        &[],
+        &[
+            "revoke",
+            "--subject",
+            "alice-1",
+            "--before",
+            &earlier,
+            "--ttl",
+            "200000",
+        ],
+    );
+    assert!(
+        stdout(&out).starts_with(&format!("widened: {pk}: ")),
+        "{}",
+        stdout(&out)
+    );
+    let widened = raw_item_pk(&sdk, TABLE, &pk).await.unwrap();
+    assert_eq!(
+        (n(&widened, "revoked_before"), n(&widened, "expires_at")),
+        (revoked_before, revoked_before - 100 + 200_000),
+        "the later revoked_before is kept, the later expires_at taken"
+    );
+}
+
+#[tokio::test]
+async fn revoke_jti_writes_the_token_item_until_its_exp() {
+    let (moto, sdk) = moto().await;
+    let until = (now() + 3600).to_string();
+    let out = admin(
+        &moto.endpoint,
+        &[],
+        &["revoke", "--jti", "j-1", "--until", &until],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pk = format!("REVOKED#{ISSUER}#jti#j-1");
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "revoked: {pk}: the token and its sign-in are refused until {until}"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let item = raw_item_pk(&sdk, TABLE, &pk).await.unwrap();
+    assert_eq!(n(&item, "expires_at").to_string(), until);
+    assert!(!item.contains_key("revoked_before"));
+    let sooner = (now() + 60).to_string();
+    let out = admin(
+        &moto.endpoint,
+        &[],
+        &[
+            "revoke", "--jti", "j-1", "--until", &sooner, "--issuer", ISSUER,
+        ],
+    );
+    assert!(stdout(&out).starts_with("unchanged: "), "{}", stdout(&out));
+    assert_eq!(
+        n(&raw_item_pk(&sdk, TABLE, &pk).await.unwrap(), "expires_at").to_string(),
+        until
+    );
+}
+
+#[tokio::test]
+async fn keys_lists_the_key_items_and_flags_unusable_ones() {
+    let (moto, sdk) = moto().await;
+    let t = now();
+    KeyTable::new(&sdk, TABLE)
+        .put(&KeyRecord::fetched(JWKS_URL, JWKS.into(), t, 3600), t, None)
+        .await
+        .unwrap();
+    put_raw(
+        &sdk,
+        TABLE,
+        &[
+            (
+                "PK",
+                AttributeValue::S("JWKS#https://broken.test/jwks.json".into()),
+            ),
+            ("jwks", AttributeValue::S(JWKS.into())),
+            ("fetched_at", AttributeValue::S("yesterday".into())),
+            ("expires_at", AttributeValue::N((t + 60).to_string())),
+        ],
+    )
+    .await;
+    admin(&moto.endpoint, &[], &["revoke", "--subject", "alice-1"]);
+    let out = admin(
+        &moto.endpoint,
+        &[("JWT_ALGORITHMS", "RS256,ES256")],
+        &["keys"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "JWKS#{JWKS_URL}  live  kids=ec-1,rsa-1  fetched_at={t} ("
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "JWKS#https://broken.test/jwks.json  UNUSABLE  fetched_at is not an integer"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        lines[2],
+        "2 key items in jwt-keys: 1 live, 0 stale, 0 expired, 1 unusable"
+    );
+    assert!(
+        !text.contains("REVOKED#"),
+        "revocation items are not key items"
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_exit_2_with_one_line() {
+    let (moto, _sdk) = moto().await;
+    for (args, says) in [
+        (vec![], "missing command"),
+        (vec!["frobnicate"], "unknown command"),
+        (vec!["revoke", "--subject"], "--subject needs a value"),
+        (vec!["revoke", "--jti", "j"], "--until"),
+        (
+            vec!["revoke", "--subject", "a", "--issuer", "https://nope.test"],
+            "not a configured issuer",
+        ),
+        (
+            vec!["revoke", "--jti", "j", "--until", "1000"],
+            "already past",
+        ),
+        (vec!["keys", "--verbose", "x"], "unknown option --verbose"),
+    ] {
+        let out = admin(&moto.endpoint, &[], &args);
+        let line = failure(&out, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+    let out = admin(
+        &moto.endpoint,
+        &[("REVOCATION_CACHE_SECONDS", "soon")],
+        &["keys"],
+    );
+    let line = failure(&out, 2);
+    assert!(
+        line.starts_with("authorizer-admin: invalid configuration: REVOCATION_CACHE_SECONDS: "),
+        "{line}"
+    );
+    let out = admin(
+        &moto.endpoint,
+        &[("KEYS_TABLE_NAME", "")],
+        &["revoke", "--subject", "a"],
+    );
+    assert!(failure(&out, 2).contains("KEYS_TABLE_NAME: required"));
+}
+
+#[test]
+fn an_unreachable_table_exits_1_with_one_line_in_bounded_time() {
+    let dead = DeadEndpoint::start();
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    for endpoint in [dead.url.as_str(), refused.as_str()] {
+        for args in [vec!["revoke", "--subject", "alice-1"], vec!["keys"]] {
+            let started = Instant::now();
+            let out = admin(endpoint, &[], &args);
+            let line = failure(&out, 1);
+            assert!(
+                line.starts_with("authorizer-admin: keys table jwt-keys: "),
+                "{line}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+/// `explain` with the authorizer's environment: keys from the table (the JWKS endpoint is
+/// dead), each step shown, a revoked subject explained as such; the token never printed.
+#[tokio::test]
+async fn explain_prints_every_step_without_the_token() {
+    use jwt_authorizer::testkit::{FixtureKey, mint};
+    let (moto, sdk) = moto().await;
+    KeyTable::new(&sdk, TABLE)
+        .put(
+            &KeyRecord::fetched(JWKS_URL, JWKS.into(), now(), 3600),
+            now(),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut claims = common::claims("alice-1");
+    claims["iat"] = serde_json::json!(now() - 60);
+    claims["exp"] = serde_json::json!(now() + 3600);
+    let token = mint(FixtureKey::Rsa, &claims);
+    let rules = [
+        ("POLICY_RESOURCES", "GET/hello/{sub}"),
+        (
+            "POLICY_RULES",
+            r#"[{"resources":["GET/admin/*"],"groups_any":["admins"]}]"#,
+        ),
+    ];
+    let out = admin(
+        &moto.endpoint,
+        &rules,
+        &[
+            "explain",
+            "--token",
+            &token,
+            "--route",
+            "GET /hello/alice-1",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "event      rest_token for GET/hello/alice-1",
+        "from authorizationToken (Bearer)",
+        "issuer     https://issuer.test (configured)",
+        "kid rsa-1 fits RS256, from memory (loaded at start)",
+        "signature  valid",
+        "revocation not revoked; items REVOKED#https://issuer.test#sub#alice-1 (subject)",
+        "rule       [0] GET/hello/{sub} holds — always",
+        "rule       [1] GET/admin/* does not hold — groups_any [admins] failed",
+        "template   GET/hello/{sub} → arn:aws:execute-api:{region}:{account}:{api}/{stage}/GET/hello/alice-1",
+        "decision   allow (ok)",
+        "route      GET/hello/alice-1 is granted",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    for segment in token.split('.') {
+        assert!(!text.contains(segment), "the token is printed");
+    }
+
+    // Signed out: the same token, read from standard input this time.
+    let revoked = admin(
+        &moto.endpoint,
+        &rules,
+        &[
+            "revoke",
+            "--subject",
+            "alice-1",
+            "--before",
+            &(now() + 5).to_string(),
+        ],
+    );
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let mut child = Command::new(Path::new(env!("CARGO_BIN_EXE_authorizer-admin")))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+            ("JWKS_URL", JWKS_URL),
+            ("KEYS_TABLE_NAME", TABLE),
+            ("REVOCATION", "on"),
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ])
+        .args(["explain", "--token", "-", "--route", "GET /hello/alice-1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success());
+    assert!(
+        text.contains("revocation token revoked: rejected (revoked)"),
+        "{text}"
+    );
+    assert!(text.contains("decision   unauthorized (revoked)"), "{text}");
+    assert!(
+        !text.contains("rule "),
+        "no rule is looked at for a revoked token:\n{text}"
+    );
+}
+
+#[test]
+fn explain_needs_a_route_with_a_token() {
+    let out = admin("http://127.0.0.1:9", &[], &["explain", "--token", "a.b.c"]);
+    assert!(failure(&out, 2).contains("--route"));
+}
+
+#[test]
+fn help_prints_the_usage() {
+    let out = admin("http://127.0.0.1:9", &[], &["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("usage: authorizer-admin COMMAND"),
+        "{text}"
+    );
+    for line in [
+        "revoke --subject SUB [--issuer ISS] [--before EPOCH] [--ttl SECONDS]",
+        "revoke --jti JTI --until EPOCH [--issuer ISS]",
+        "keys",
+        "explain [--event FILE | --token TOKEN --route 'METHOD /path']",
+    ] {
+        assert!(text.contains(line), "{line}");
+    }
+}
