@@ -382,11 +382,13 @@ fn describe_key(
             format!(
                 "kid {} fits {alg}, from {}{dates}",
                 kid.unwrap_or("(none)"),
-                tier.map_or("memory", |t| match t {
-                    Tier::Memory => "memory (loaded at start)",
-                    Tier::Table => "the DynamoDB table",
-                    Tier::Jwks => "the issuer's JWKS endpoint",
-                })
+                match (tier, issuer_keys.current().map(|s| s.source)) {
+                    (Some(Tier::Table), _) => "the DynamoDB table, just now",
+                    (Some(Tier::Jwks), _) => "the issuer's JWKS endpoint, just now",
+                    (_, Some(Tier::Table)) => "memory, loaded from the DynamoDB table",
+                    (_, Some(Tier::Jwks)) => "memory, loaded from the issuer's JWKS endpoint",
+                    _ => "memory",
+                }
             )
         }
     }

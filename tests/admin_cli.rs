@@ -365,7 +365,7 @@ async fn explain_prints_every_step_without_the_token() {
         "event      rest_token for GET/hello/alice-1",
         "from authorizationToken (Bearer)",
         "issuer     https://issuer.test (configured)",
-        "kid rsa-1 fits RS256, from memory (loaded at start)",
+        "kid rsa-1 fits RS256, from memory, loaded from the DynamoDB table",
         "signature  valid",
         "revocation not revoked; items REVOKED#https://issuer.test#sub#alice-1 (subject)",
         "rule       [0] GET/hello/{sub} holds — always",

@@ -53,7 +53,7 @@ async fn a_granted_call_shows_every_step_and_never_the_token() {
         "header     alg RS256, kid rsa-1",
         "issuer     https://issuer.test (configured)",
         "algorithm  RS256 allowed",
-        "kid rsa-1 fits RS256, from memory",
+        "kid rsa-1 fits RS256, from memory, loaded from the issuer's JWKS endpoint",
         "signature  valid",
         "check      exp ",
         "check      audience   aud \"test-client\"",

@@ -98,6 +98,7 @@ impl IssuerKeys {
             keys,
             fetched_at: now.wall,
             expires_at: now.wall.saturating_add(self.deps.settings.ttl_seconds),
+            source: Tier::Memory,
         });
         let read_now = History {
             table_read_at: Some(now.mono),
@@ -227,6 +228,7 @@ impl IssuerKeys {
                             keys,
                             fetched_at: record.fetched_at,
                             expires_at: record.expires_at,
+                            source: Tier::Table,
                         });
                         loaded = Some(Tier::Table);
                     }
@@ -332,6 +334,7 @@ impl IssuerKeys {
             keys,
             fetched_at: record.fetched_at,
             expires_at: record.expires_at,
+            source: Tier::Jwks,
         });
         if let (true, Some(table)) = (write_through, &self.deps.table) {
             self.write(table, &record, seen.keys_poison.as_ref(), now)

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::Tier;
 use crate::clock::Now;
 use crate::jwk::KeySet;
 
@@ -19,6 +20,8 @@ pub struct Snapshot {
     pub fetched_at: u64,
     /// When they stop being live (they may still serve as stale, see `KEYS_MAX_STALE_SECONDS`).
     pub expires_at: u64,
+    /// Where memory got them (`Memory`: handed over directly, e.g. a benchmark fixture).
+    pub source: Tier,
 }
 
 /// A lease without a monotonic end (no table: keys serve until they expire).
