@@ -10,18 +10,22 @@
 //!    writes the invocation's [`metrics`].
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
+//! [`tls`] and [`http`] hold the process's one TLS configuration and HTTP client stack,
+//! shared by the DynamoDB tier and the JWKS fetch.
 
 pub mod authorizer;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod http;
 pub mod jwk;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod refresh;
+pub mod tls;
 pub mod token;
 pub mod token_cache;
 pub mod verify;
