@@ -10,8 +10,8 @@
 //!    writes the invocation's [`metrics`].
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
-//! [`tls`] and [`http`] hold the process's one TLS configuration and HTTP client stack,
-//! shared by the DynamoDB tier and the JWKS fetch.
+//! [`tls`] (with the trust anchors of [`roots`]) and [`http`] hold the process's one TLS
+//! configuration and HTTP client stack, shared by the DynamoDB tier and the JWKS fetch.
 
 pub mod authorizer;
 pub mod clock;
@@ -25,6 +25,7 @@ pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod refresh;
+pub mod roots;
 pub mod tls;
 pub mod token;
 pub mod token_cache;

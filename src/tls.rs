@@ -1,7 +1,7 @@
 //! The process's one TLS client configuration: rustls over aws-lc-rs (the library that
 //! also checks the JWT signatures), randomness from the kernel, and the system's roots
-//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured) loaded once for the DynamoDB client and the
-//! JWKS fetch alike.
+//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, see [`crate::roots`]) loaded once for the
+//! DynamoDB client and the JWKS fetch alike.
 //!
 //! Why the randomness is the kernel's: aws-lc seeds its own DRBG once per process from
 //! CPU-jitter entropy, and a TLS handshake through rustls' stock aws-lc-rs provider is the
@@ -51,23 +51,19 @@ pub fn provider() -> CryptoProvider {
     }
 }
 
-/// The system's trust anchors, or those of `SSL_CERT_FILE` / `SSL_CERT_DIR` when set (a
-/// private issuer, a TLS-inspecting proxy). Unreadable or unparsable entries are logged and
-/// skipped; with no root at all every TLS request fails, naming the unknown issuer.
+/// The trust anchors of [`crate::roots`]: the system's, or those of `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR` when set (a private issuer, a TLS-inspecting proxy). Unreadable or
+/// unparsable entries are logged and skipped; with no root at all every TLS request fails,
+/// naming the unknown issuer.
 fn roots() -> RootCertStore {
-    let found = rustls_native_certs::load_native_certs();
-    for error in &found.errors {
+    let loaded = crate::roots::load();
+    for error in &loaded.errors {
         tracing::warn!(%error, "could not load some root certificates");
     }
-    let mut store = RootCertStore::empty();
-    let (_added, ignored) = store.add_parsable_certificates(found.certs);
-    if ignored > 0 {
-        tracing::warn!(ignored, "root certificates that do not parse were skipped");
-    }
-    if store.is_empty() {
+    if loaded.store.is_empty() {
         tracing::error!("no root certificates: every TLS connection will fail");
     }
-    store
+    loaded.store
 }
 
 /// `getrandom(2)`.
