@@ -17,7 +17,9 @@ neither. Here, per run:
     reads its on-CPU time: the sum of the first field of /proc/PID/task/*/schedstat.
 
 Tiers: `table` live item in the table (must make no JWKS request), `jwks` empty table so
-the keys come from the JWKS endpoint and are written through, `none` no KEYS_TABLE_NAME.
+the keys come from the JWKS endpoint and are written through, `none` no KEYS_TABLE_NAME;
+and, on request only, `hanging-table`: the table endpoint completes TLS and never answers
+(the keys then come from the JWKS endpoint once the table's timeouts give up).
 Every binary given with --binary runs every cell, interleaved run by run; --peer-binary
 adds lmammino/oidc-authorizer (built by hand, see docs/benchmarks.md) on the JWKS tier.
 --wrapper runs the function under another command (valgrind) for one uncapped run.
@@ -107,7 +109,8 @@ def make_ca(directory: Path) -> tuple[Path, Path, Path]:
 
 def serve_tls(chain: str, key: str, backend_port: int, hits, ports) -> None:
     """In its own process (so the host's timing does not share a GIL with it): a TLS
-    terminator in front of moto_server, and the JWKS endpoint over TLS, counting requests."""
+    terminator in front of moto_server, the JWKS endpoint over TLS, counting requests, and
+    a "hanging table" that completes the TLS handshake and never answers."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain, key)
     context.set_alpn_protocols(["http/1.1"])
@@ -149,10 +152,20 @@ def serve_tls(chain: str, key: str, backend_port: int, hits, ports) -> None:
         finally:
             writer.close()
 
+    async def hang(reader, writer):
+        try:
+            while await reader.read(65536):
+                pass
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
     async def main():
         dynamo = await asyncio.start_server(terminate, "127.0.0.1", 0, ssl=context)
         issuer = await asyncio.start_server(jwks, "127.0.0.1", 0, ssl=context)
-        ports.send((dynamo.sockets[0].getsockname()[1], issuer.sockets[0].getsockname()[1]))
+        dead = await asyncio.start_server(hang, "127.0.0.1", 0, ssl=context)
+        ports.send(tuple(server.sockets[0].getsockname()[1] for server in (dynamo, issuer, dead)))
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -221,6 +234,15 @@ class CpuShare:
                 time.sleep(0.02)
 
 
+def page_faults(pid: int) -> int:
+    """Minor + major page faults of the process so far (/proc/PID/stat fields 10 and 12)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[7]) + int(fields[9])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 def on_cpu_ms(pid: int) -> float:
     total = 0
     try:
@@ -254,7 +276,8 @@ class ColdStart:
                     "ACCEPTED_AUDIENCES": AUDIENCE, "ACCEPTED_ALGORITHMS": "RS256",
                     "PRINCIPAL_ID_CLAIMS": "sub"}
         env = {**base, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWKS_URL": self.urls["jwks"],
-               "POLICY_RESOURCES": "GET/hello/{sub}", "AWS_ENDPOINT_URL": self.urls["dynamodb"]}
+               "POLICY_RESOURCES": "GET/hello/{sub}",
+               "AWS_ENDPOINT_URL": self.urls["hang" if tier == "hanging-table" else "dynamodb"]}
         if tier != "none":
             env["KEYS_TABLE_NAME"] = TABLE
         return env
@@ -263,12 +286,14 @@ class ColdStart:
         hits_before = self.hits.value
         pid: list[int] = []
         cpu: list[float] = []
+        faults: list[int] = []
         ready = threading.Event()
 
         def on_answer(_request_id):
             ready.wait(5)
             if pid:
                 cpu.append(on_cpu_ms(pid[0]))
+                faults.append(page_faults(pid[0]))
 
         runtime = RuntimeApi(on_answer=on_answer)
         env = {**self.env(kind, tier, memory_mb), "AWS_LAMBDA_RUNTIME_API": runtime.address}
@@ -296,7 +321,7 @@ class ColdStart:
         if answer_kind != "response" or b'"Allow"' not in body:
             raise SystemExit(f"bench_coldstart: {binary} ({tier}) answered {answer_kind}: {body[:300]!r}")
         return {"wall_ms": elapsed * 1000, "cpu_ms": cpu[0] if cpu else float("nan"),
-                "jwks_requests": self.hits.value - hits_before}
+                "page_faults": faults[0] if faults else -1, "jwks_requests": self.hits.value - hits_before}
 
 
 def summary(runs: list[dict]) -> dict:
@@ -304,7 +329,8 @@ def summary(runs: list[dict]) -> dict:
     cpus = [r["cpu_ms"] for r in runs]
     return {"runs": len(runs), "wall_median_ms": statistics.median(walls), "wall_min_ms": min(walls),
             "wall_max_ms": max(walls), "cpu_median_ms": statistics.median(cpus), "cpu_min_ms": min(cpus),
-            "cpu_max_ms": max(cpus), "jwks_requests": sum(r["jwks_requests"] for r in runs),
+            "cpu_max_ms": max(cpus), "page_faults_median": statistics.median(r["page_faults"] for r in runs),
+            "jwks_requests": sum(r["jwks_requests"] for r in runs),
             "runs_with_jwks_requests": sum(1 for r in runs if r["jwks_requests"]), "samples": runs}
 
 
@@ -380,9 +406,10 @@ def main() -> None:
     server = multiprocessing.Process(target=serve_tls, daemon=True,
                                      args=(str(chain), str(key), int(moto.rsplit(":", 1)[1]), hits, send))
     server.start()
-    dynamo_port, jwks_port = receive.recv()
+    dynamo_port, jwks_port, hang_port = receive.recv()
     urls = {"dynamodb": f"https://127.0.0.1:{dynamo_port}",
-            "jwks": f"https://127.0.0.1:{jwks_port}/.well-known/jwks.json"}
+            "jwks": f"https://127.0.0.1:{jwks_port}/.well-known/jwks.json",
+            "hang": f"https://127.0.0.1:{hang_port}"}
     try:
         cells = measure(args, urls, hits, bundle, moto, sizes, tiers, binaries, why_not)
     finally:
