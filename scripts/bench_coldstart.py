@@ -38,6 +38,7 @@ import os
 import shlex
 import ssl
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -221,7 +222,7 @@ class CpuShare:
         self.period_us = period
 
     def enter(self) -> None:
-        """preexec_fn: runs in the child between fork and exec."""
+        """Runs in the child between fork and exec."""
         with open(self.path / "tasks", "w") as f:
             f.write(str(os.getpid()))
 
@@ -289,7 +290,10 @@ class ColdStart:
         faults: list[int] = []
         ready = threading.Event()
 
+        arrived: list[float] = []
+
         def on_answer(_request_id):
+            arrived.append(time.perf_counter())
             ready.wait(5)
             if pid:
                 cpu.append(on_cpu_ms(pid[0]))
@@ -298,15 +302,28 @@ class ColdStart:
         runtime = RuntimeApi(on_answer=on_answer)
         env = {**self.env(kind, tier, memory_mb), "AWS_LAMBDA_RUNTIME_API": runtime.address}
         command = shlex.split(self.args.wrapper) + [binary] if self.args.wrapper else [binary]
-        started = time.perf_counter()
+        # The clock starts in the child, after it entered the cgroup, right before exec:
+        # forking this (large) Python process is not the function's cold start.
+        clock_r, clock_w = os.pipe()
+
+        def before_exec():
+            if share:
+                share.enter()
+            os.write(clock_w, struct.pack("d", time.perf_counter()))
+
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=None if self.args.verbose else subprocess.DEVNULL,
-                                preexec_fn=share.enter if share else None)
+                                preexec_fn=before_exec)
         pid.append(proc.pid)
         ready.set()
+        os.close(clock_w)
+        try:
+            started = struct.unpack("d", os.read(clock_r, 8))[0]
+        finally:
+            os.close(clock_r)
         try:
             answer_kind, body = runtime.invoke(self.first, timeout=120 if self.args.wrapper else 30)
-            elapsed = time.perf_counter() - started
+            elapsed = (arrived[0] if arrived else time.perf_counter()) - started
         finally:
             if self.args.wrapper:
                 proc.terminate()  # valgrind writes its profile on SIGTERM
