@@ -2,12 +2,16 @@
 # Every benchmark, side by side in one run, printed as one table (scripts/bench_report.py):
 #   warm      criterion: whole warm REST TOKEN decision (RS256, ES256), repeated token,
 #             bare aws-lc-rs verify; `openssl speed` rsa2048/ecdsap256 floors bracketing it
-#   lambda    cold start per key tier and footprint (scripts/bench_lambda.py, moto on loopback)
+#   lambda    cold start per key tier and footprint (scripts/bench_lambda.py, moto on loopback,
+#             plain HTTP, full core)
+#   coldstart cold start as Lambda runs it (scripts/bench_coldstart.py): TLS to the table and
+#             the JWKS, the CPU share of 128/256/512/1,769 MB, on-CPU ms, chart; the peer
+#             lmammino/oidc-authorizer too when PEER_OIDC_AUTHORIZER names its binary
 #   size      arm64 bootstrap from `cargo lambda build --release --arm64`, and its zip
 #   peers     the shared peer harness with this verifier added (scripts/bench_peers.sh)
 # Figures land in target/bench/*.json. --quick runs everything once (numbers meaningless),
 # so CI keeps the scripts working; it skips the arm64 build.
-# Usage: scripts/bench.sh [--quick]
+# Usage: [PEER_OIDC_AUTHORIZER=path/to/bootstrap] scripts/bench.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/tools.sh
@@ -59,6 +63,14 @@ if [[ -n $quick ]]; then
   python scripts/bench_lambda.py --moto "$MOTO_URL" --runs 1 --decisions 200 --json "$OUT/lambda.json"
 else
   python scripts/bench_lambda.py --moto "$MOTO_URL" --runs 7 --decisions 10000 --json "$OUT/lambda.json"
+fi
+
+echo "== cold start as Lambda runs it (TLS, CPU share of the memory size)"
+if [[ -n $quick ]]; then
+  python scripts/bench_coldstart.py --moto "$MOTO_URL" --quick --json "$OUT/coldstart.json"
+else
+  python scripts/bench_coldstart.py --moto "$MOTO_URL" --json "$OUT/coldstart.json" --chart "$OUT/coldstart.png" \
+    ${PEER_OIDC_AUTHORIZER:+--peer-binary "$PEER_OIDC_AUTHORIZER"}
 fi
 
 echo "== size of the Lambda package"

@@ -69,9 +69,10 @@ class QuietServer(ThreadingHTTPServer):
 class RuntimeApi:
     """The Lambda Runtime API for one function process: hands out queued events, collects
     answers. One host per process, so a killed process's pending request cannot take the
-    next process's event."""
+    next process's event. `on_answer(request_id)` runs when an answer arrives, before the
+    function gets its reply (scripts/bench_coldstart.py reads the process's CPU time there)."""
 
-    def __init__(self):
+    def __init__(self, on_answer=None):
         self.events: "queue.Queue[tuple[str, bytes]]" = queue.Queue()
         self.answers: dict[str, tuple[str, bytes]] = {}
         self.done = threading.Condition()
@@ -106,6 +107,8 @@ class RuntimeApi:
                 parts = self.path.split("/")
                 if "invocation" in parts:
                     request_id, kind = parts[-2], parts[-1]
+                    if on_answer:
+                        on_answer(request_id)
                     with host.done:
                         host.answers[request_id] = (kind, body)
                         host.done.notify_all()

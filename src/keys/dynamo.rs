@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::record::{self, EXPIRES_AT, FETCHED_AT, Item, PK, Poison, Stored};
 use crate::error::UpstreamError;
+use crate::http::SdkHttpClient;
 
 /// Bound of establishing a connection to DynamoDB.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
@@ -31,18 +32,21 @@ pub struct KeyTable {
 
 impl KeyTable {
     /// The table `table` with the SDK settings of the environment (region, credentials,
-    /// `AWS_ENDPOINT_URL[_DYNAMODB]`) and this tier's timeouts and retries.
+    /// `AWS_ENDPOINT_URL[_DYNAMODB]`) and this tier's timeouts and retries, over the
+    /// process's one HTTP client ([`crate::http`]).
     pub async fn from_env(table: &str) -> Self {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(SdkHttpClient::shared())
             .load()
             .await;
         Self::new(&sdk, table)
     }
 
     /// The table `table` through `sdk` (tests pass an explicit endpoint), with this tier's
-    /// timeouts and retries.
+    /// timeouts and retries, over the process's one HTTP client ([`crate::http`]).
     pub fn new(sdk: &aws_config::SdkConfig, table: &str) -> Self {
         let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .http_client(SdkHttpClient::shared())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)

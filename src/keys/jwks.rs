@@ -24,9 +24,12 @@ struct Discovery {
 }
 
 impl JwksClient {
-    /// A client whose every request (connect, headers and body) is bounded by `timeout`.
+    /// A client whose every request (connect, headers and body) is bounded by `timeout`,
+    /// over the process's one TLS configuration ([`crate::tls`]).
     pub fn new(timeout: Duration) -> Result<Self, UpstreamError> {
+        let tls = crate::tls::client_config().map_err(UpstreamError::Transport)?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.as_ref().clone())
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
