@@ -15,7 +15,7 @@ use crate::config::{JwksLocation, KeySourceConfig, RefresherConfig};
 use crate::error::UpstreamError;
 use crate::jwk::{Algorithm, KeySet};
 use crate::keys::record::{Poison, Stored};
-use crate::keys::{DiscoveryRecord, JwksClient, KeyRecord, KeyTable, fetch_keys};
+use crate::keys::{Budget, DiscoveryRecord, JwksClient, KeyRecord, KeyTable, fetch_keys};
 
 /// What one run did, per JWKS URL (the invocation's JSON answer).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -139,7 +139,8 @@ impl Refresher {
     ) -> Result<Refreshed, UpstreamError> {
         let (keys, text) = fetch_keys(&self.client, url, algorithms).await?;
         let kids: Vec<String> = keys.kids().into_iter().map(str::to_owned).collect();
-        let (changed, replacing) = match self.table.get::<KeyRecord>(url, now).await? {
+        let (changed, replacing) = match self.table.get::<KeyRecord>(url, now, Budget::Init).await?
+        {
             Some(Stored::Usable(stored)) => {
                 match KeySet::from_jwks(stored.jwks.as_bytes(), algorithms) {
                     Ok(stored_keys) => (stored_keys.kids() != keys.kids(), None),
@@ -165,7 +166,7 @@ impl Refresher {
     async fn store(&self, record: &DiscoveryRecord, now: u64) -> Result<bool, UpstreamError> {
         let replacing = match self
             .table
-            .get::<DiscoveryRecord>(&record.issuer, now)
+            .get::<DiscoveryRecord>(&record.issuer, now, Budget::Init)
             .await?
         {
             Some(Stored::Poisoned(poison)) => Some(poison),

@@ -28,7 +28,7 @@ use serde_json::json;
 const TABLE: &str = "jwt-keys";
 
 struct World {
-    _moto: Moto,
+    moto: Moto,
     sdk: aws_config::SdkConfig,
     jwks: JwksServer,
 }
@@ -38,7 +38,7 @@ async fn world(behavior: Behavior) -> World {
     let sdk = sdk(&moto.endpoint).await;
     create_table(&sdk, TABLE).await;
     World {
-        _moto: moto,
+        moto,
         sdk,
         jwks: JwksServer::start(behavior),
     }
@@ -194,6 +194,67 @@ async fn a_dead_table_falls_back_to_jwks_within_a_bounded_time() {
     assert!(
         elapsed < Duration::from_millis(2500),
         "a dead table cost {elapsed:?}"
+    );
+}
+
+/// A slow CPU is not an outage: at Lambda init the read waits out a table that answers
+/// slower than a request's attempt allows (what a 128 MB CPU share does to a TLS
+/// handshake), so the cold start is served by the table, not the issuer; on a request the
+/// same slowness is cut short by the request's budget, and the keys in memory serve.
+#[tokio::test]
+async fn a_slow_table_is_waited_out_at_init_and_cut_short_on_a_request() {
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let _filler = container(&w.sdk, &w.jwks.url(), NOW, &[]).await;
+    assert_eq!(w.jwks.hits(), 1);
+    let slow = common::dynamo::SlowEndpoint::start(&w.moto.endpoint, Duration::from_millis(500));
+    let slow_sdk = sdk(&slow.url).await;
+    let started = Instant::now();
+    let (a, clock) = container(&slow_sdk, &w.jwks.url(), NOW + 5, &[]).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the read went through the slow proxy"
+    );
+    assert_eq!(
+        w.jwks.hits(),
+        1,
+        "served by the slow table: the issuer was not asked"
+    );
+    assert_eq!(a.counters().get(Counter::TableErrors), 0);
+
+    clock.advance(901);
+    let started = Instant::now();
+    let decision = decide(&a, &valid()).await;
+    let elapsed = started.elapsed();
+    assert_eq!(decision.outcome, Outcome::Allow, "memory's live keys serve");
+    assert!(
+        a.counters().get(Counter::TableErrors) >= 1,
+        "the request's re-read timed out"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "a request's read is cut short: {elapsed:?}"
+    );
+}
+
+/// The other side: at init, a table that accepts the connection and never answers still
+/// costs under a second before the issuer is asked.
+#[tokio::test]
+async fn a_hanging_table_at_init_costs_under_a_second() {
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let dead = DeadEndpoint::start();
+    let dead_sdk = sdk(&dead.url).await;
+    let started = Instant::now();
+    let (a, _) = container(&dead_sdk, &w.jwks.url(), NOW, &[]).await;
+    let elapsed = started.elapsed();
+    assert_eq!(w.jwks.hits(), 1);
+    assert_eq!(
+        a.counters().get(Counter::TableErrors),
+        1,
+        "one bounded read, no retry"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(850) && elapsed < Duration::from_millis(1500),
+        "the init read is bounded at 0.9 s: {elapsed:?}"
     );
 }
 
@@ -392,7 +453,11 @@ async fn a_write_never_replaces_a_newer_item() {
         s(&raw_item(&w.sdk, TABLE, url).await.unwrap(), "jwks"),
         JWKS_ROTATED
     );
-    let Some(Stored::Usable(stored)) = table.get::<KeyRecord>(url, NOW).await.unwrap() else {
+    let Some(Stored::Usable(stored)) = table
+        .get::<KeyRecord>(url, NOW, jwt_authorizer::keys::Budget::Request)
+        .await
+        .unwrap()
+    else {
         panic!("the item should read back");
     };
     assert_eq!((stored.fetched_at, stored.expires_at), (3_000, 3_060));

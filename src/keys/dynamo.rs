@@ -1,6 +1,6 @@
 //! The DynamoDB tier: the items of `record.rs`, read with GetItem and written with a
-//! PutItem that never replaces a newer usable item but always a poisoned one. Calls are bounded by
-//! short timeouts and few retries, so a dead table costs well under a second.
+//! PutItem that never replaces a newer usable item but always a poisoned one. Every call
+//! is bounded (see [`Budget`]), so a dead table costs well under a second.
 
 use std::time::Duration;
 
@@ -22,6 +22,25 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(700);
 /// Attempts per call (the first one included).
 pub const MAX_ATTEMPTS: u32 = 2;
+/// Bound of establishing a connection for a [`Budget::Init`] read.
+pub const INIT_CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+/// Bound of a [`Budget::Init`] read: one attempt.
+pub const INIT_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// How long a table read may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// On a request's path: connect 200 ms, 300 ms per attempt, 2 attempts, 700 ms in
+    /// all. A slow answer costs one request, a dead table well under a second.
+    Request,
+    /// Lambda init (and the scheduled refresher): one attempt of 900 ms (connect 300 ms).
+    /// A small function gets a small CPU share (128 MB: 7.2 ms of CPU per 100 ms), so the
+    /// same work takes longer on the wall clock: a slow CPU is not an outage, and falling
+    /// back to the issuer for it would make the cold start slower still. A table that
+    /// accepts connections and never answers still costs under a second, once per
+    /// container.
+    Init,
+}
 
 /// The keys table; the client is built once per container.
 #[derive(Debug, Clone)]
@@ -73,21 +92,40 @@ impl KeyTable {
         &self.client
     }
 
-    /// The stored item of `subject` (a JWKS URL, an issuer) read at wall time `now`,
-    /// live or not, usable or poisoned; `None` when there is no item.
+    /// The stored item of `subject` (a JWKS URL, an issuer) read at wall time `now`
+    /// within `budget`, live or not, usable or poisoned; `None` when there is no item.
     pub async fn get<T: Item>(
         &self,
         subject: &str,
         now: u64,
+        budget: Budget,
     ) -> Result<Option<Stored<T>>, UpstreamError> {
-        let output = self
+        let request = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, AttributeValue::S(T::partition_key(subject)))
-            .send()
-            .await
-            .map_err(upstream)?;
+            .key(PK, AttributeValue::S(T::partition_key(subject)));
+        let output = match budget {
+            Budget::Request => request.send().await,
+            Budget::Init => {
+                request
+                    .customize()
+                    .config_override(
+                        aws_sdk_dynamodb::config::Builder::default()
+                            .timeout_config(
+                                TimeoutConfig::builder()
+                                    .connect_timeout(INIT_CONNECT_TIMEOUT)
+                                    .operation_attempt_timeout(INIT_TIMEOUT)
+                                    .operation_timeout(INIT_TIMEOUT)
+                                    .build(),
+                            )
+                            .retry_config(RetryConfig::standard().with_max_attempts(1)),
+                    )
+                    .send()
+                    .await
+            }
+        }
+        .map_err(upstream)?;
         Ok(output.item.map(|item| record::parse(subject, &item, now)))
     }
 

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 
 use super::plan::{self, Dated, Held, History, Input, Progress, Read, Sent, Step};
 use super::record::{DiscoveryRecord, Item, KeyRecord, Poison, Stored};
-use super::{KeyTable, MemoryTier, Snapshot, Tier, TierDeps, fetch_keys};
+use super::{Budget, KeyTable, MemoryTier, Snapshot, Tier, TierDeps, fetch_keys};
 use crate::clock::Now;
 use crate::config::{IssuerConfig, JwksLocation, checked_url};
 use crate::error::{KeyError, UpstreamError};
@@ -168,6 +168,12 @@ impl IssuerKeys {
         now: Now,
     ) -> Option<Tier> {
         let history = state.history;
+        // Lambda init waits out a slow table (a small CPU share); requests do not.
+        let budget = if kid.is_none() {
+            Budget::Init
+        } else {
+            Budget::Request
+        };
         let mut progress = Progress::default();
         let mut seen = Seen::default();
         let mut loaded = None;
@@ -190,7 +196,7 @@ impl IssuerKeys {
                 (Step::Done, _) => break,
                 (Step::ReadDiscoveryItem, _) => {
                     let item = self
-                        .read_item(&self.issuer, now, |d: &DiscoveryRecord| {
+                        .read_item(&self.issuer, now, budget, |d: &DiscoveryRecord| {
                             checked_url(&d.jwks_uri)
                         })
                         .await;
@@ -210,7 +216,7 @@ impl IssuerKeys {
                 (Step::Discover, _) => progress.discovery = self.discover(state, now).await,
                 (Step::ReadKeysItem, Some(url)) => {
                     let item = self
-                        .read_item(&url, now, |k: &KeyRecord| {
+                        .read_item(&url, now, budget, |k: &KeyRecord| {
                             KeySet::from_jwks(k.jwks.as_bytes(), &self.algorithms)
                                 .map_err(|e| e.to_string())
                         })
@@ -259,13 +265,14 @@ impl IssuerKeys {
         &self,
         subject: &str,
         now: Now,
+        budget: Budget,
         content: impl FnOnce(&T) -> Result<U, String>,
     ) -> ItemRead<T, U> {
         let Some(table) = &self.deps.table else {
             return ItemRead::of(Read::Absent);
         };
         self.deps.counters.add(Counter::TableReads);
-        let poison = match table.get::<T>(subject, now.wall).await {
+        let poison = match table.get::<T>(subject, now.wall, budget).await {
             Ok(Some(Stored::Usable(record))) => match content(&record) {
                 Ok(parsed) => {
                     return ItemRead {

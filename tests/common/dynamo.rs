@@ -158,3 +158,55 @@ pub async fn raw_item_pk(
         .expect("get item")
         .item
 }
+
+/// A TCP proxy to `target` that holds every answer back for `delay`: a table that works
+/// but answers slowly (as a cold start on a small CPU share sees it). Stops when dropped.
+pub struct SlowEndpoint {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl SlowEndpoint {
+    pub fn start(target: &str, delay: std::time::Duration) -> Self {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = target.trim_start_matches("http://").to_owned();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let (Ok(client), Ok(server)) = (client, std::net::TcpStream::connect(&target))
+                else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_in, &mut server_out);
+                });
+                let (mut server_in, mut client_out) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = server_in.read(&mut buf) {
+                        std::thread::sleep(delay);
+                        if client_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, stop }
+    }
+}
+
+impl Drop for SlowEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
