@@ -1,30 +1,34 @@
-//! The trust anchors of every TLS connection: the files and directories rustls-native-certs
-//! would read (`SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set, else the platform's
-//! bundle and certificate directories as openssl-probe finds them), decoded with a plain
-//! base64 decoder.
+//! The trust anchors of every TLS connection, read where rustls-native-certs would read
+//! them (`SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set, else the platform's bundle
+//! and certificate directories as openssl-probe finds them), and only as far as a
+//! handshake needs them.
 //!
-//! Why not rustls-native-certs itself: it decodes PEM with rustls-pki-types' constant-time
-//! base64, written for private keys. A system bundle is ~150 public certificates (~220 KB),
-//! and that decoder spent ~9 M instructions on it, more than half of a cold start's
-//! instructions once the TLS randomness was fixed (docs/benchmarks.md). Certificates are
-//! public: a fast decoder loses nothing. Files are streamed line by line and each
-//! certificate goes into the store as soon as it is decoded, so the bundle is never held
-//! whole (fewer fresh pages to fault in, which a cold start pays for too). The rules for
-//! which files are read are the same, so a private issuer or a TLS-inspecting proxy behind
-//! a private CA is trusted exactly as before. Unlike rustls-native-certs, a certificate
-//! found twice (a bundle and its directory) is not de-duplicated: a duplicate anchor changes
-//! no verification result.
+//! A system bundle is ~150 certificates (~220 KB of PEM); decoding all of them into trust
+//! anchors was, once the TLS randomness was fixed, the largest single cost of a cold
+//! start (docs/benchmarks.md), yet a handshake only ever uses the anchors whose subject is
+//! the issuer of a certificate the server presented: webpki builds a path from the
+//! server's certificate through the ones it sent, and ends it at an anchor whose subject
+//! equals, byte for byte, the issuer of the last of them. So [`Roots::anchors_for`] takes
+//! those issuer names, streams the files, decodes each certificate only as far as its
+//! subject, and decodes in full (into an anchor, as `RootCertStore::add` would) only the
+//! ones whose subject is asked for; what it found, and which names it searched, is kept
+//! for the next handshake. Verification itself stays rustls' (`src/tls.rs`).
+//!
+//! Certificates are public, so a fast base64 decoder loses nothing (rustls-pki-types'
+//! constant-time one is for private keys). A file that cannot be read, a section that does
+//! not decode, or a certificate that is no usable anchor is reported and skipped.
 
 use std::collections::HashSet;
 use std::env;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, TrustAnchor};
 
 const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
 const END: &[u8] = b"-----END CERTIFICATE-----";
@@ -37,136 +41,294 @@ const PEM_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
-/// The trust anchors found, and a line per problem met (a file that cannot be read, a
-/// section that does not decode, a certificate that is no usable anchor); problems never
-/// stop the search.
+/// Where the trust anchors are, and those found so far.
 #[derive(Debug)]
-pub struct Loaded {
-    /// The anchors.
-    pub store: RootCertStore,
-    /// What could not be used, for a warning.
-    pub errors: Vec<String>,
+pub struct Roots {
+    file: Option<PathBuf>,
+    dirs: Vec<PathBuf>,
+    found: Mutex<Found>,
 }
 
-/// The anchors of the environment's or the platform's locations (module docs).
-pub fn load() -> Loaded {
-    let file = env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    let dirs: Vec<PathBuf> = env::var_os("SSL_CERT_DIR")
-        .map(|dirs| {
-            env::split_paths(&dirs)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if file.is_some() || !dirs.is_empty() {
-        return load_from(file.as_deref(), &dirs);
-    }
-    let platform = openssl_probe::probe();
-    load_from(platform.cert_file.as_deref(), &platform.cert_dir)
+#[derive(Debug, Default)]
+struct Found {
+    anchors: Vec<TrustAnchor<'static>>,
+    /// Subject names already searched for (found or not).
+    searched: HashSet<Vec<u8>>,
 }
 
-/// The anchors of `file` and of every file in `dirs` (symlinks followed, each file read
-/// once).
-pub fn load_from(file: Option<&Path>, dirs: &[PathBuf]) -> Loaded {
-    let mut loaded = Loaded {
-        store: RootCertStore::empty(),
-        errors: Vec::new(),
-    };
-    let mut seen = Seen::default();
-    if let Some(file) = file {
-        if let Ok(metadata) = fs::metadata(file) {
-            seen.first_visit(&metadata);
-        }
-        read_file(file, &mut loaded);
-    }
-    for dir in dirs {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                loaded.errors.push(format!("{}: {e}", dir.display()));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            match fs::metadata(&path) {
-                Ok(metadata) if metadata.is_file() && seen.first_visit(&metadata) => {
-                    read_file(&path, &mut loaded);
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // dangling link
-                Err(e) => loaded.errors.push(format!("{}: {e}", path.display())),
-            }
-        }
-    }
-    loaded
-}
-
-fn read_file(path: &Path, loaded: &mut Loaded) {
-    let read = File::open(path)
-        .and_then(|file| read_pem(BufReader::with_capacity(16 * 1024, file), &mut loaded.store));
-    match read {
-        Ok(Counts {
-            bad: 0,
-            unusable: 0,
-        }) => {}
-        Ok(Counts { bad, unusable }) => loaded.errors.push(format!(
-            "{}: {bad} certificate section(s) do not decode, {unusable} are no usable anchor",
-            path.display()
-        )),
-        Err(e) => loaded.errors.push(format!("{}: {e}", path.display())),
-    }
-}
-
-/// What [`read_pem`] had to skip.
+/// What one search met that could not be used, for a warning.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct Problems {
     /// `CERTIFICATE` sections that did not decode (an unterminated one counts).
     pub bad: usize,
-    /// Decoded certificates rustls could not make a trust anchor of.
+    /// Certificates asked for that rustls could make no trust anchor of.
     pub unusable: usize,
+    /// Files or directories that could not be read.
+    pub unreadable: Vec<String>,
 }
 
-/// Adds the certificate of every `CERTIFICATE` section of `pem` to `store`, one at a time.
+impl Problems {
+    /// Whether nothing went wrong.
+    pub fn is_empty(&self) -> bool {
+        self.bad == 0 && self.unusable == 0 && self.unreadable.is_empty()
+    }
+}
+
+impl Roots {
+    /// The locations of the environment or the platform (module docs); nothing is read yet.
+    pub fn from_env() -> Self {
+        let file = env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let dirs: Vec<PathBuf> = env::var_os("SSL_CERT_DIR")
+            .map(|dirs| {
+                env::split_paths(&dirs)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if file.is_some() || !dirs.is_empty() {
+            return Self::at(file, dirs);
+        }
+        let platform = openssl_probe::probe();
+        Self::at(platform.cert_file, platform.cert_dir)
+    }
+
+    /// The anchors of `file` and of every file in `dirs`.
+    pub fn at(file: Option<PathBuf>, dirs: Vec<PathBuf>) -> Self {
+        Self {
+            file,
+            dirs,
+            found: Mutex::new(Found::default()),
+        }
+    }
+
+    /// The anchors whose subject is one of `names` (DER `Name` contents), searching the
+    /// files for the names not searched before; and what that search could not use.
+    pub fn anchors_for(&self, names: &[&[u8]]) -> (Vec<TrustAnchor<'static>>, Problems) {
+        let mut found = match self.found.lock() {
+            Ok(found) => found,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let wanted: HashSet<&[u8]> = names
+            .iter()
+            .copied()
+            .filter(|name| !found.searched.contains(*name))
+            .collect();
+        let mut problems = Problems::default();
+        if !wanted.is_empty() {
+            self.search(&wanted, &mut found.anchors, &mut problems);
+            found
+                .searched
+                .extend(wanted.iter().map(|name| name.to_vec()));
+        }
+        let anchors = found
+            .anchors
+            .iter()
+            .filter(|anchor| names.contains(&anchor.subject.as_ref()))
+            .cloned()
+            .collect();
+        (anchors, problems)
+    }
+
+    /// Reads the file and every file of the directories (symlinks followed, each file
+    /// once), adding the anchors whose subject is `wanted`.
+    fn search(
+        &self,
+        wanted: &HashSet<&[u8]>,
+        anchors: &mut Vec<TrustAnchor<'static>>,
+        problems: &mut Problems,
+    ) {
+        let mut seen = Seen::default();
+        if let Some(file) = &self.file {
+            if let Ok(metadata) = fs::metadata(file) {
+                seen.first_visit(&metadata);
+            }
+            read_file(file, wanted, anchors, problems);
+        }
+        for dir in &self.dirs {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    problems.unreadable.push(format!("{}: {e}", dir.display()));
+                    continue;
+                }
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                match fs::metadata(&path) {
+                    Ok(metadata) if metadata.is_file() && seen.first_visit(&metadata) => {
+                        read_file(&path, wanted, anchors, problems);
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // dangling link
+                    Err(e) => problems.unreadable.push(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+    }
+}
+
+fn read_file(
+    path: &Path,
+    wanted: &HashSet<&[u8]>,
+    anchors: &mut Vec<TrustAnchor<'static>>,
+    problems: &mut Problems,
+) {
+    let read = File::open(path).and_then(|file| {
+        read_pem(
+            BufReader::with_capacity(16 * 1024, file),
+            wanted,
+            anchors,
+            problems,
+        )
+    });
+    if let Err(e) = read {
+        problems.unreadable.push(format!("{}: {e}", path.display()));
+    }
+}
+
+/// Adds to `anchors` the certificate of every `CERTIFICATE` section of `pem` whose subject
+/// is in `wanted`, decoding the others only as far as their subject.
 ///
 /// # Errors
 /// A read error of `pem`.
-pub fn read_pem(mut pem: impl BufRead, store: &mut RootCertStore) -> std::io::Result<Counts> {
-    let mut counts = Counts::default();
+pub fn read_pem(
+    mut pem: impl BufRead,
+    wanted: &HashSet<&[u8]>,
+    anchors: &mut Vec<TrustAnchor<'static>>,
+    problems: &mut Problems,
+) -> std::io::Result<()> {
     let (mut line, mut body, mut der) = (Vec::new(), Vec::new(), Vec::new());
-    let mut inside = false;
+    let mut decoded = 0;
+    let mut section = Section::Outside;
     loop {
         line.clear();
         if pem.read_until(b'\n', &mut line)? == 0 {
             break;
         }
         let text = line.trim_ascii();
-        if !inside {
-            if text == BEGIN {
-                inside = true;
-                body.clear();
-            }
-            continue;
-        }
-        if text != END {
-            body.extend_from_slice(text);
-            continue;
-        }
-        inside = false;
-        der.clear();
-        match PEM_BASE64.decode_vec(&body, &mut der) {
-            Ok(()) if !der.is_empty() => {
-                if store.add(CertificateDer::from(der.as_slice())).is_err() {
-                    counts.unusable += 1;
+        match section {
+            Section::Outside => {
+                if text == BEGIN {
+                    section = Section::Subject;
+                    (decoded, body, der) = (0, Vec::new(), Vec::new());
                 }
             }
-            _ => counts.bad += 1,
+            _ if text == END => {
+                if section != Section::Skip {
+                    der.clear();
+                    let cert = PEM_BASE64.decode_vec(&body, &mut der).ok().and(Some(&der));
+                    match cert.and_then(|der| subject(der)) {
+                        Some(name) if wanted.contains(name) => add(&der, anchors, problems),
+                        Some(_) => {}
+                        None => problems.bad += 1,
+                    }
+                }
+                section = Section::Outside;
+            }
+            Section::Skip => {}
+            Section::Subject => {
+                body.extend_from_slice(text);
+                // Decode the new whole quads: once the subject is complete, a certificate
+                // that is not asked for needs no more decoding.
+                let whole = body.len() - body.len() % 4;
+                let more = body.get(decoded..whole).unwrap_or_default();
+                if PEM_BASE64.decode_vec(more, &mut der).is_ok() {
+                    decoded = whole;
+                    if let Some(name) = subject(&der) {
+                        section = if wanted.contains(name) {
+                            Section::Wanted
+                        } else {
+                            Section::Skip
+                        };
+                    }
+                }
+            }
+            Section::Wanted => body.extend_from_slice(text),
         }
     }
-    if inside {
-        counts.bad += 1;
+    if section != Section::Outside {
+        problems.bad += 1;
     }
-    Ok(counts)
+    Ok(())
+}
+
+/// Adds the trust anchor of certificate `der`, made as `RootCertStore::add` makes it.
+fn add(der: &[u8], anchors: &mut Vec<TrustAnchor<'static>>, problems: &mut Problems) {
+    let mut one = RootCertStore::empty();
+    match one.add(CertificateDer::from(der)) {
+        Ok(()) => anchors.append(&mut one.roots),
+        Err(_) => problems.unusable += 1,
+    }
+}
+
+/// Where [`read_pem`] is in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Between certificates.
+    Outside,
+    /// Inside one whose subject is not known yet.
+    Subject,
+    /// Inside one that is asked for: read it whole.
+    Wanted,
+    /// Inside one that is not asked for: skip to its end.
+    Skip,
+}
+
+/// The contents of the subject `Name` of an X.509 certificate, from its DER or a prefix
+/// of it long enough to hold the subject; `None` when it does not parse that far.
+pub fn subject(der: &[u8]) -> Option<&[u8]> {
+    tbs_names(der).map(|(_, subject)| subject)
+}
+
+/// The contents of the issuer `Name` of an X.509 certificate (DER).
+pub fn issuer(der: &[u8]) -> Option<&[u8]> {
+    tbs_names(der).map(|(issuer, _)| issuer)
+}
+
+/// The issuer and subject `Name` contents of `Certificate ::= SEQUENCE { tbsCertificate
+/// SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity, subject,
+/// … }, … }`; the enclosing SEQUENCEs may be cut short (a prefix), the fields read may not.
+fn tbs_names(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const VERSION: u8 = 0xa0;
+    let (_, certificate) = header(der, SEQUENCE)?;
+    let (_, mut tbs) = header(certificate, SEQUENCE)?;
+    if tbs.first() == Some(&VERSION) {
+        tbs = element(tbs, VERSION)?.1;
+    }
+    let (_, rest) = element(tbs, INTEGER)?;
+    let (_, rest) = element(rest, SEQUENCE)?;
+    let (issuer, rest) = element(rest, SEQUENCE)?;
+    let (_, rest) = element(rest, SEQUENCE)?;
+    let (subject, _) = element(rest, SEQUENCE)?;
+    Some((issuer, subject))
+}
+
+/// The header of a `tag` element: its declared length and what follows the header (the
+/// contents, possibly cut short).
+fn header(der: &[u8], tag: u8) -> Option<(usize, &[u8])> {
+    let (&first, rest) = der.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let (&len, rest) = rest.split_first()?;
+    if len < 0x80 {
+        return Some((usize::from(len), rest));
+    }
+    let count = usize::from(len & 0x7f);
+    if count == 0 || count > 4 {
+        return None;
+    }
+    let (bytes, rest) = rest.split_at_checked(count)?;
+    let length = bytes.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
+    Some((length, rest))
+}
+
+/// A whole `tag` element: its contents, and what follows it.
+fn element(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (length, rest) = header(der, tag)?;
+    rest.split_at_checked(length)
 }
 
 #[derive(Default)]
@@ -181,14 +343,15 @@ impl Seen {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use rustls::pki_types::pem::PemObject;
 
     const ONE: &str = include_str!("../tests/fixtures/tls/ca-one.pem");
     const TWO: &str = include_str!("../tests/fixtures/tls/ca-two.pem");
 
-    /// The store rustls-native-certs' way would build: rustls-pki-types' decoder.
+    /// The store rustls-native-certs' way would build: rustls-pki-types' decoder, every
+    /// certificate an anchor.
     fn reference(pem: &[u8]) -> RootCertStore {
         let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
@@ -198,78 +361,138 @@ mod tests {
         store
     }
 
-    fn ours(pem: &[u8]) -> (RootCertStore, Counts) {
-        let mut store = RootCertStore::empty();
-        let counts = read_pem(pem, &mut store).unwrap();
-        (store, counts)
+    fn search(pem: &[u8], names: &[&[u8]]) -> (Vec<TrustAnchor<'static>>, Problems) {
+        let wanted: HashSet<&[u8]> = names.iter().copied().collect();
+        let (mut anchors, mut problems) = (Vec::new(), Problems::default());
+        read_pem(pem, &wanted, &mut anchors, &mut problems).unwrap();
+        (anchors, problems)
+    }
+
+    fn sorted(mut anchors: Vec<TrustAnchor<'static>>) -> Vec<TrustAnchor<'static>> {
+        anchors.sort_by(|a, b| {
+            (a.subject.as_ref(), a.subject_public_key_info.as_ref())
+                .cmp(&(b.subject.as_ref(), b.subject_public_key_info.as_ref()))
+        });
+        anchors
+    }
+
+    /// Asked for every subject, it finds exactly the anchors rustls-native-certs' way
+    /// would; asked for one, only that one.
+    fn finds_what_the_reference_finds(pem: &[u8]) {
+        let all = reference(pem).roots;
+        let names: Vec<&[u8]> = all.iter().map(|a| a.subject.as_ref()).collect();
+        let (found, problems) = search(pem, &names);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(sorted(found), sorted(all.clone()));
+        for anchor in &all {
+            let (found, _) = search(pem, &[anchor.subject.as_ref()]);
+            assert!(found.contains(anchor));
+            assert!(found.iter().all(|f| f.subject == anchor.subject));
+        }
     }
 
     #[test]
-    fn reads_what_rustls_pki_types_reads() {
+    fn finds_the_anchors_rustls_pki_types_reads() {
         let bundle = format!("{ONE}\n# a comment line\r\n{}", TWO.replace('\n', "\r\n"));
-        let (store, counts) = ours(bundle.as_bytes());
-        assert_eq!(counts, Counts::default());
-        assert_eq!(store.roots, reference(bundle.as_bytes()).roots);
-        assert_eq!(store.len(), 2);
+        finds_what_the_reference_finds(bundle.as_bytes());
     }
 
     #[test]
-    fn the_system_bundle_reads_as_rustls_pki_types_reads_it() {
+    fn finds_every_anchor_of_the_system_bundle_as_rustls_pki_types_reads_it() {
         let Some(bundle) = openssl_probe::probe().cert_file else {
             return; // no system bundle on this machine
         };
         let pem = fs::read(bundle).unwrap();
-        let (store, counts) = ours(&pem);
-        assert_eq!(counts, Counts::default());
-        assert_eq!(store.roots, reference(&pem).roots);
-        assert!(store.len() > 10);
+        assert!(reference(&pem).len() > 10);
+        finds_what_the_reference_finds(&pem);
+    }
+
+    #[test]
+    fn subject_and_issuer_read_from_a_certificate_or_a_prefix() {
+        let der = CertificateDer::from_pem_slice(ONE.as_bytes()).unwrap();
+        let mut store = RootCertStore::empty();
+        store.add(der.clone()).unwrap();
+        let anchor = &store.roots[0];
+        assert_eq!(subject(&der), Some(anchor.subject.as_ref()));
+        assert_eq!(
+            issuer(&der),
+            Some(anchor.subject.as_ref()),
+            "a root issues itself"
+        );
+        let short = subject(&der).unwrap().as_ptr() as usize - der.as_ptr() as usize
+            + subject(&der).unwrap().len();
+        assert!(
+            subject(&der[..short]).is_some(),
+            "a prefix holding the subject"
+        );
+        assert!(
+            subject(&der[..short - 1]).is_none(),
+            "cut inside the subject"
+        );
+        for junk in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x80",
+            b"\x02\x01\x00",
+            b"\x30\x85\x01\x01\x01\x01\x01",
+        ] {
+            assert_eq!(subject(junk), None);
+        }
     }
 
     #[test]
     fn a_broken_section_is_counted_and_the_next_one_still_read() {
         let bundle = format!("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n{TWO}");
-        let (store, counts) = ours(bundle.as_bytes());
-        assert_eq!(counts.bad, 1);
-        assert_eq!(store.roots, reference(TWO.as_bytes()).roots);
+        let names: Vec<Vec<u8>> = reference(TWO.as_bytes())
+            .roots
+            .iter()
+            .map(|a| a.subject.to_vec())
+            .collect();
+        let (found, problems) = search(bundle.as_bytes(), &[names[0].as_slice()]);
+        assert_eq!(problems.bad, 1);
+        assert_eq!(found, reference(TWO.as_bytes()).roots);
     }
 
     #[test]
-    fn a_section_that_is_no_certificate_is_counted() {
-        let (store, counts) =
-            ours(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
-        assert_eq!(counts.unusable, 1);
-        assert!(store.is_empty());
+    fn a_section_that_is_no_certificate_and_an_unterminated_one_are_counted() {
+        let (found, problems) = search(
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            &[],
+        );
+        assert_eq!((found.len(), problems.bad), (0, 1));
+        let (found, problems) = search(b"-----BEGIN CERTIFICATE-----\nMIIB", &[]);
+        assert_eq!((found.len(), problems.bad), (0, 1));
     }
 
     #[test]
-    fn an_unterminated_section_is_counted() {
-        let (store, counts) = ours(b"-----BEGIN CERTIFICATE-----\nMIIB");
-        assert_eq!(counts.bad, 1);
-        assert!(store.is_empty());
-    }
-
-    #[test]
-    fn file_and_directory_are_both_read_each_file_once() {
+    fn file_and_directory_are_both_read_each_file_once_and_each_name_searched_once() {
         let dir = env::temp_dir().join(format!("roots-test-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let one = dir.join("one.pem");
         fs::write(&one, ONE).unwrap();
         fs::write(dir.join("two.pem"), TWO).unwrap();
         std::os::unix::fs::symlink(&one, dir.join("0a1b2c3d.0")).unwrap();
-        let loaded = load_from(Some(&one), std::slice::from_ref(&dir));
+        let roots = Roots::at(Some(one.clone()), vec![dir.clone()]);
+        let expected = reference(format!("{ONE}{TWO}").as_bytes()).roots;
+        let names: Vec<&[u8]> = expected.iter().map(|a| a.subject.as_ref()).collect();
+        let (found, problems) = roots.anchors_for(&names);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            sorted(found),
+            sorted(expected.clone()),
+            "the symlink is not read twice"
+        );
         fs::remove_dir_all(&dir).unwrap();
-        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-        let mut found = loaded.store.roots;
-        let mut expected = reference(format!("{ONE}{TWO}").as_bytes()).roots;
-        found.sort_by(|a, b| a.subject.as_ref().cmp(b.subject.as_ref()));
-        expected.sort_by(|a, b| a.subject.as_ref().cmp(b.subject.as_ref()));
-        assert_eq!(found, expected);
+        let (again, problems) = roots.anchors_for(&names);
+        assert!(problems.is_empty(), "searched names are not searched again");
+        assert_eq!(sorted(again), sorted(expected));
     }
 
     #[test]
     fn a_missing_file_is_reported_not_fatal() {
-        let loaded = load_from(Some(Path::new("/nonexistent/bundle.pem")), &[]);
-        assert!(loaded.store.is_empty());
-        assert_eq!(loaded.errors.len(), 1);
+        let roots = Roots::at(Some(PathBuf::from("/nonexistent/bundle.pem")), Vec::new());
+        let (found, problems) = roots.anchors_for(&[b"name"]);
+        assert!(found.is_empty());
+        assert_eq!(problems.unreadable.len(), 1);
     }
 }

@@ -1,7 +1,13 @@
 //! The process's one TLS client configuration: rustls over aws-lc-rs (the library that
 //! also checks the JWT signatures), randomness from the kernel, and the system's roots
-//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, see [`crate::roots`]) loaded once for the
-//! DynamoDB client and the JWKS fetch alike.
+//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, see [`crate::roots`]) for the DynamoDB
+//! client and the JWKS fetch alike.
+//!
+//! Server certificates are checked by rustls' own `WebPkiServerVerifier` (chain, name,
+//! validity, key usage, signatures), given the anchors of [`Roots`] that the presented
+//! chain can end at: those whose subject is the issuer of a certificate the server sent.
+//! Those are the only anchors webpki's path building could use, so the verdict is the
+//! same as with every root loaded; only the decoding of the others is saved.
 //!
 //! Why the randomness is the kernel's: aws-lc seeds its own DRBG once per process from
 //! CPU-jitter entropy, and a TLS handshake through rustls' stock aws-lc-rs provider is the
@@ -16,11 +22,19 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{
     ActiveKeyExchange, CryptoProvider, GetRandomFailed, SecureRandom, SharedSecret,
     SupportedKxGroup,
 };
-use rustls::{ClientConfig, NamedGroup, PeerMisbehaved, RootCertStore};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, NamedGroup, PeerMisbehaved,
+    RootCertStore, SignatureScheme,
+};
+
+use crate::roots::{self, Roots};
 
 /// The shared client configuration, built on first use (roots read once per process).
 ///
@@ -33,10 +47,24 @@ pub fn client_config() -> Result<Arc<ClientConfig>, String> {
 }
 
 fn build() -> Result<Arc<ClientConfig>, String> {
-    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
+    config_with(Roots::from_env())
+}
+
+/// A client configuration whose servers' certificates are checked against `roots`.
+///
+/// # Errors
+/// Only if rustls rejects the provider (see [`client_config`]).
+pub fn config_with(roots: Roots) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(provider());
+    let verifier = Arc::new(Verifier {
+        roots,
+        provider: Arc::clone(&provider),
+    });
+    let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(roots())
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -51,19 +79,82 @@ pub fn provider() -> CryptoProvider {
     }
 }
 
-/// The trust anchors of [`crate::roots`]: the system's, or those of `SSL_CERT_FILE` /
-/// `SSL_CERT_DIR` when set (a private issuer, a TLS-inspecting proxy). Unreadable or
-/// unparsable entries are logged and skipped; with no root at all every TLS request fails,
-/// naming the unknown issuer.
-fn roots() -> RootCertStore {
-    let loaded = crate::roots::load();
-    for error in &loaded.errors {
-        tracing::warn!(%error, "could not load some root certificates");
+/// `WebPkiServerVerifier` over the anchors of [`Roots`] the presented chain can end at
+/// (module docs). Unreadable or unparsable entries are logged and skipped; with no
+/// matching root the handshake fails naming the unknown issuer.
+#[derive(Debug)]
+struct Verifier {
+    roots: Roots,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let issuers: Vec<&[u8]> = std::iter::once(end_entity)
+            .chain(intermediates)
+            .filter_map(|cert| roots::issuer(cert.as_ref()))
+            .collect();
+        let (anchors, problems) = self.roots.anchors_for(&issuers);
+        if !problems.is_empty() {
+            tracing::warn!(
+                bad_sections = problems.bad,
+                unusable = problems.unusable,
+                unreadable = ?problems.unreadable,
+                "could not load some root certificates"
+            );
+        }
+        if anchors.is_empty() {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            ));
+        }
+        let store = RootCertStore { roots: anchors };
+        WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(&self.provider))
+            .build()
+            .map_err(|e| rustls::Error::General(format!("certificate verifier: {e}")))?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
-    if loaded.store.is_empty() {
-        tracing::error!("no root certificates: every TLS connection will fail");
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
-    loaded.store
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// `getrandom(2)`.
@@ -195,5 +286,137 @@ mod tests {
         let first = client_config().unwrap();
         let second = client_config().unwrap();
         assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    /// A whole handshake in memory: a rustls server with `chain` (PEM files of
+    /// tests/fixtures/tls, leaf first) and `key`, and a client of [`config_with`] trusting
+    /// `bundle`, connecting to `name`.
+    fn handshake(
+        bundle: &Path,
+        chain: &[&str],
+        key: &str,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        use rustls::pki_types::PrivateKeyDer;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::{ClientConnection, ServerConfig, ServerConnection};
+        let fixture =
+            |file: &str| format!("{}/tests/fixtures/tls/{file}", env!("CARGO_MANIFEST_DIR"));
+        let certs = chain
+            .iter()
+            .map(|file| CertificateDer::from_pem_file(fixture(file)).unwrap())
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(fixture(key)).unwrap();
+        let server = ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let mut server = ServerConnection::new(Arc::new(server)).unwrap();
+        let config = config_with(Roots::at(Some(bundle.to_path_buf()), Vec::new())).unwrap();
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        let mut client = ClientConnection::new(config, name).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets()?;
+            wire.clear();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets()?;
+            if !client.is_handshaking() {
+                return Ok(());
+            }
+        }
+        Err(rustls::Error::General("handshake did not finish".into()))
+    }
+
+    fn bundle(roots: &[&str]) -> std::path::PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tls-test-{}-{}.pem",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let text: String = roots
+            .iter()
+            .map(|file| {
+                std::fs::read_to_string(format!(
+                    "{}/tests/fixtures/tls/{file}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap()
+            })
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    use std::path::Path;
+
+    const ALL_ROOTS: [&str; 4] = ["ca-one.pem", "root-b.pem", "root-a.pem", "ca-two.pem"];
+
+    #[test]
+    fn a_chain_through_an_intermediate_to_a_root_of_the_bundle_is_accepted() {
+        let roots = bundle(&ALL_ROOTS);
+        let chain = ["leaf-a.pem", "intermediate-a1.pem"];
+        assert_eq!(handshake(&roots, &chain, "leaf-a.key", "localhost"), Ok(()));
+        assert_eq!(
+            handshake(&roots, &["leaf-b.pem"], "leaf-b.key", "localhost"),
+            Ok(()),
+            "a leaf issued by a root directly"
+        );
+    }
+
+    #[test]
+    fn a_chain_ending_at_no_root_of_the_bundle_is_refused() {
+        let without_a = bundle(&["ca-one.pem", "root-b.pem", "ca-two.pem"]);
+        let chain = ["leaf-a.pem", "intermediate-a1.pem"];
+        assert_eq!(
+            handshake(&without_a, &chain, "leaf-a.key", "localhost"),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        );
+        assert_eq!(
+            handshake(
+                &bundle(&ALL_ROOTS),
+                &["leaf-a.pem"],
+                "leaf-a.key",
+                "localhost"
+            ),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            )),
+            "without its intermediate the leaf reaches no root"
+        );
+        let empty = bundle(&[]);
+        assert_eq!(
+            handshake(&empty, &["leaf-b.pem"], "leaf-b.key", "localhost"),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        );
+    }
+
+    #[test]
+    fn the_server_name_is_still_checked() {
+        let roots = bundle(&ALL_ROOTS);
+        let refused = handshake(&roots, &["leaf-b.pem"], "leaf-b.key", "dynamodb.example");
+        assert!(
+            matches!(
+                refused,
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "{refused:?}"
+        );
     }
 }

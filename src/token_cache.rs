@@ -107,7 +107,7 @@ impl TokenCache {
         let capacity = if max_bytes == 0 { 0 } else { capacity };
         Self {
             entries: Mutex::new(Entries {
-                map: HashMap::with_capacity(capacity.min(4096)),
+                map: HashMap::new(),
                 bytes: 0,
             }),
             capacity,
