@@ -197,10 +197,13 @@ pub fn read_pem(
     anchors: &mut Vec<TrustAnchor<'static>>,
     problems: &mut Problems,
 ) -> std::io::Result<()> {
-    let (mut line, mut body, mut der) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut line, mut body, mut der) = (Vec::new(), Vec::with_capacity(4096), Vec::new());
     let mut decoded = 0;
     let mut section = Section::Outside;
     loop {
+        if section == Section::Skip {
+            skip_to_dash(&mut pem)?;
+        }
         line.clear();
         if pem.read_until(b'\n', &mut line)? == 0 {
             break;
@@ -210,7 +213,8 @@ pub fn read_pem(
             Section::Outside => {
                 if text == BEGIN {
                     section = Section::Subject;
-                    (decoded, body, der) = (0, Vec::new(), Vec::new());
+                    (decoded, der) = (0, Vec::new());
+                    body.clear();
                 }
             }
             _ if text == END => {
@@ -229,18 +233,21 @@ pub fn read_pem(
             Section::Subject => {
                 body.extend_from_slice(text);
                 // Decode the new whole quads: once the subject is complete, a certificate
-                // that is not asked for needs no more decoding.
+                // that is not asked for needs no more decoding. Anything but plain quads
+                // (padding, a stray character) leaves the decision to the whole section.
                 let whole = body.len() - body.len() % 4;
                 let more = body.get(decoded..whole).unwrap_or_default();
-                if PEM_BASE64.decode_vec(more, &mut der).is_ok() {
-                    decoded = whole;
-                    if let Some(name) = subject(&der) {
-                        section = if wanted.contains(name) {
-                            Section::Wanted
-                        } else {
-                            Section::Skip
-                        };
-                    }
+                if !decode_quads(more, &mut der) {
+                    section = Section::Wanted;
+                    continue;
+                }
+                decoded = whole;
+                if let Some(name) = subject(&der) {
+                    section = if wanted.contains(name) {
+                        Section::Wanted
+                    } else {
+                        Section::Skip
+                    };
                 }
             }
             Section::Wanted => body.extend_from_slice(text),
@@ -250,6 +257,63 @@ pub fn read_pem(
         problems.bad += 1;
     }
     Ok(())
+}
+
+/// Moves `pem` to the next `-` (the start of an `-----END` line: base64 has no `-`).
+fn skip_to_dash(pem: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = pem.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        match memchr::memchr(b'-', buffer) {
+            Some(at) => {
+                pem.consume(at);
+                return Ok(());
+            }
+            None => {
+                let all = buffer.len();
+                pem.consume(all);
+            }
+        }
+    }
+}
+
+/// The value of each standard base64 character, `INVALID` for the others.
+// Evaluated at compile time: an index out of bounds would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+const BASE64_VALUES: [u8; 256] = {
+    let mut values = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        values[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+const INVALID: u8 = 0xff;
+
+/// Appends the bytes of `quads` (standard base64, whole groups of four, no padding) to
+/// `out`; `false` at a character outside the alphabet.
+fn decode_quads(quads: &[u8], out: &mut Vec<u8>) -> bool {
+    out.reserve(quads.len() / 4 * 3);
+    for quad in quads.chunks_exact(4) {
+        let mut group = 0u32;
+        for &c in quad {
+            let value = BASE64_VALUES
+                .get(usize::from(c))
+                .copied()
+                .unwrap_or(INVALID);
+            if value == INVALID {
+                return false;
+            }
+            group = (group << 6) | u32::from(value);
+        }
+        let [_, a, b, c] = group.to_be_bytes();
+        out.extend_from_slice(&[a, b, c]);
+    }
+    true
 }
 
 /// Adds the trust anchor of certificate `der`, made as `RootCertStore::add` makes it.
@@ -437,6 +501,20 @@ mod tests {
             b"\x30\x85\x01\x01\x01\x01\x01",
         ] {
             assert_eq!(subject(junk), None);
+        }
+    }
+
+    #[test]
+    fn quads_decode_as_the_base64_crate_decodes_them() {
+        use base64::engine::general_purpose::STANDARD;
+        for bytes in [&b""[..], b"abc", b"\x00\xff\x10", &[7u8; 48]] {
+            let text = STANDARD.encode(bytes);
+            let mut out = vec![1];
+            assert!(decode_quads(text.as_bytes(), &mut out));
+            assert_eq!(&out[1..], bytes);
+        }
+        for bad in [&b"ab=="[..], b"a-bc", b"ab\ncd", b"\xffAAA"] {
+            assert!(!decode_quads(bad, &mut Vec::new()), "{bad:?}");
         }
     }
 
