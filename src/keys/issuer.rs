@@ -207,7 +207,10 @@ impl IssuerKeys {
                         state.url = uri;
                     }
                 }
-                (Step::Discover, _) => progress.discovery = self.discover(state, now).await,
+                (Step::Discover, _) => {
+                    progress.sent_at = Some(self.deps.clock.monotonic());
+                    progress.discovery = self.discover(state, now).await;
+                }
                 (Step::ReadKeysItem, Some(url)) => {
                     let item = self
                         .read_item(&url, now, |k: &KeyRecord| {
@@ -234,6 +237,7 @@ impl IssuerKeys {
                     }
                 }
                 (Step::FetchJwks { write_through }, Some(url)) => {
+                    progress.sent_at = Some(self.deps.clock.monotonic());
                     progress.jwks = self.fetch(&url, write_through, state, &seen, now).await;
                     if progress.jwks == Sent::Ok {
                         loaded = Some(Tier::Jwks);
