@@ -186,7 +186,8 @@ def print_summary(s: dict) -> None:
           f"min gap {j['endpoint']['min_gap_s']} s; authorizer sent {j['authorizer_fetches']} "
           f"(bound {j['bound']} for cooldown {j['cooldown_s']} s); within window: {j['within_window']}")
     r = s["rss"]
-    print(f"  VmRSS MiB: end of warm-up {r['after_warmup_mib']}, first quarter {r['first_quarter_median_mib']}, last quarter "
+    warm = f"end of warm-up {r['after_warmup_mib']}, " if r["after_warmup_mib"] else ""
+    print(f"  VmRSS MiB: {warm}first quarter {r['first_quarter_median_mib']}, last quarter "
           f"{r['last_quarter_median_mib']}, peak (VmHWM) {r['peak_vmhwm_mib']}; flat: {r['flat']}")
     print(f"  rotations {s['rotations']}, revocations {s['revocations']}; checks: "
           + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in s["checks"].items()))
