@@ -12,7 +12,7 @@ neither. Here, per run:
     size's CPU share (1,769 MB = one vCPU, so 128 MB = 7.2 % of a core), entered before
     exec, with AWS_LAMBDA_FUNCTION_MEMORY_SIZE set to match. Without root and a writable
     /sys/fs/cgroup/cpu the cap is skipped (and the table says so);
-  * a Runtime API host (scripts/bench_lambda.py's) times exec -> first answer of a REST
+  * a Runtime API host (scripts/lambda_host.py) times exec -> first answer of a REST
     TOKEN event, and when that answer arrives, before anything else runs in the process,
     reads its on-CPU time: the sum of the first field of /proc/PID/task/*/schedstat.
 
@@ -53,7 +53,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lambda import ARN, AUDIENCE, ISSUER, JWKS, SUB, RuntimeApi, event, token  # noqa: E402
+from bench_lambda import ARN, AUDIENCE, ISSUER, JWKS, SUB, event, token  # noqa: E402
+from lambda_host import RuntimeApi  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "bench-coldstart-keys"
@@ -336,7 +337,8 @@ class ColdStart:
         ready.set()
         base_cpu, base_faults = at_exec(baseline)
         try:
-            answer_kind, body = runtime.invoke(self.first, timeout=120 if self.args.wrapper else 30)
+            answer = runtime.invoke(self.first, timeout=120 if self.args.wrapper else 30)
+            answer_kind, body = answer.kind, answer.body
             elapsed = (arrived[0] if arrived else time.perf_counter()) - started
         finally:
             if self.args.wrapper:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cold start per key tier, and footprint, of the release `authorizer` run as Lambda runs it.
 
-A Runtime API host on 127.0.0.1 (this script) starts the binary as a fresh process per
-run and times exec -> first answer, for three cases:
+A Runtime API host on 127.0.0.1 (scripts/lambda_host.py) starts the binary as a fresh
+process per run and times exec -> first answer, for three cases:
 
   table  keys in the DynamoDB table (moto_server on loopback); must make zero JWKS requests
   jwks   empty table, JWKS endpoint on loopback delayed by 300 ms (an issuer across the internet)
@@ -19,17 +19,17 @@ import argparse
 import base64
 import json
 import os
-import queue
 import statistics
-import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import boto3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from lambda_host import QuietServer, RuntimeApi, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 JWKS = (ROOT / "tests/fixtures/keys/jwks.json").read_text()
@@ -55,86 +55,6 @@ def token(n: int) -> str:
 
 def event(tok: str) -> bytes:
     return json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {tok}", "methodArn": ARN}).encode()
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A threading server that does not print the broken pipes of killed functions."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
-class RuntimeApi:
-    """The Lambda Runtime API for one function process: hands out queued events, collects
-    answers. One host per process, so a killed process's pending request cannot take the
-    next process's event. `on_answer(request_id)` runs when an answer arrives, before the
-    function gets its reply (scripts/bench_coldstart.py reads the process's CPU time there)."""
-
-    def __init__(self, on_answer=None):
-        self.events: "queue.Queue[tuple[str, bytes]]" = queue.Queue()
-        self.answers: dict[str, tuple[str, bytes]] = {}
-        self.done = threading.Condition()
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status: int, body: bytes, headers: dict | None = None):
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                if self.path.endswith("/invocation/next"):
-                    request_id, body = host.events.get()
-                    deadline = str(int(time.time() * 1000) + 30_000)
-                    self.reply(200, body, {"lambda-runtime-aws-request-id": request_id,
-                                           "lambda-runtime-deadline-ms": deadline,
-                                           "lambda-runtime-invoked-function-arn": "arn:aws:lambda:us-east-1:123456789012:function:authorizer"})
-                else:
-                    self.reply(404, b"")
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                parts = self.path.split("/")
-                if "invocation" in parts:
-                    request_id, kind = parts[-2], parts[-1]
-                    if on_answer:
-                        on_answer(request_id)
-                    with host.done:
-                        host.answers[request_id] = (kind, body)
-                        host.done.notify_all()
-                self.reply(202, b"{}")
-
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.address = f"127.0.0.1:{self.server.server_port}"
-        self.counter = 0
-
-    def spawn(self, binary: str, env: dict) -> subprocess.Popen:
-        env = {**env, "AWS_LAMBDA_RUNTIME_API": self.address}
-        return subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def invoke(self, body: bytes, timeout: float = 30) -> tuple[str, bytes]:
-        self.counter += 1
-        request_id = f"r{self.counter}"
-        self.events.put((request_id, body))
-        with self.done:
-            if not self.done.wait_for(lambda: request_id in self.answers, timeout):
-                raise SystemExit("bench_lambda: no answer from the function")
-            return self.answers.pop(request_id)
 
 
 class SlowJwks:
@@ -163,13 +83,6 @@ class SlowJwks:
         self.server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-
-
-def rss_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def main() -> None:
@@ -210,13 +123,13 @@ def main() -> None:
         runtime = RuntimeApi()
         started = time.perf_counter()
         proc = runtime.spawn(args.binary, env)
-        kind, body = runtime.invoke(first)
+        answer = runtime.invoke(first)
         elapsed = time.perf_counter() - started
         proc.kill()
         proc.wait()
         runtime.close()
-        if kind != "response" or b'"Allow"' not in body:
-            raise SystemExit(f"bench_lambda: unexpected answer {kind}: {body[:200]!r}")
+        if answer.kind != "response" or b'"Allow"' not in answer.body:
+            raise SystemExit(f"bench_lambda: unexpected answer {answer.kind}: {answer.body[:200]!r}")
         return elapsed, jwks.hits - hits
 
     cases = {
@@ -250,8 +163,7 @@ def main() -> None:
     samples = []
     started = time.perf_counter()
     for i in range(args.decisions):
-        kind, _ = runtime.invoke(tokens[i % len(tokens)])
-        if kind != "response":
+        if runtime.invoke(tokens[i % len(tokens)]).kind != "response":
             raise SystemExit("bench_lambda: a warm decision failed")
         if i % max(args.decisions // 10, 1) == 0:
             samples.append(rss_kib(proc.pid, "VmRSS"))

@@ -98,6 +98,7 @@ impl Authorizer {
             table: table.map(Arc::new),
             settings: config.keys.clone(),
             counters: Arc::clone(&counters),
+            clock: Arc::clone(&clock),
         };
         Ok(Self {
             verifier: Verifier::new(config, &deps, clock).with_revocations(revocations),

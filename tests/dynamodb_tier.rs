@@ -736,3 +736,52 @@ async fn a_wall_clock_stepping_back_does_not_freeze_the_cooldown() {
         "31 s passed, whatever the wall clock says"
     );
 }
+
+/// Found by the soak (docs/reliability.md): the JWKS cooldown started when the reload
+/// began, not when its request went out. Behind a table read that hangs (about 0.6 s),
+/// the window closed that much early, and two JWKS requests could go out less than
+/// JWKS_COOLDOWN_SECONDS apart. Real clocks: the table read takes real time.
+#[tokio::test]
+async fn the_cooldown_runs_from_the_request_sent_not_from_the_start_of_the_reload() {
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let dead = DeadEndpoint::start();
+    let dead_sdk = sdk(&dead.url).await;
+    let config = config(
+        &jwks.url(),
+        &[("KEYS_TABLE_NAME", TABLE), ("JWKS_COOLDOWN_SECONDS", "1")],
+    );
+    let began = Instant::now();
+    let clock = Arc::new(jwt_authorizer::SystemClock::new());
+    let a = Authorizer::new(&config, clock, Some(KeyTable::new(&dead_sdk, TABLE))).unwrap();
+    a.warm_up().await; // the table read hangs, then the JWKS request goes out
+    let answered = began.elapsed();
+    assert_eq!(jwks.hits(), 1);
+    assert!(answered >= Duration::from_millis(300), "{answered:?}");
+    drop(dead); // from now on the table refuses at once: a reload reaches the issuer at once
+    let random_kid = |n: u32| {
+        mint_with_header(
+            FixtureKey::Rsa,
+            "RS256",
+            &json!({"alg": "RS256", "kid": format!("random-{n}")}),
+            &claims("alice-1"),
+        )
+    };
+    // Past a cooldown since the reload began, inside one since the request went out.
+    tokio::time::sleep_until((began + Duration::from_millis(1050)).into()).await;
+    assert_eq!(
+        decide(&a, &random_kid(1)).await.reason.as_str(),
+        "unknown_kid"
+    );
+    assert_eq!(
+        jwks.hits(),
+        1,
+        "the window runs from the request, sent late in the reload"
+    );
+    // Past a cooldown since the request went out (before `answered`).
+    tokio::time::sleep_until((began + answered + Duration::from_millis(1050)).into()).await;
+    assert_eq!(
+        decide(&a, &random_kid(2)).await.reason.as_str(),
+        "unknown_kid"
+    );
+    assert_eq!(jwks.hits(), 2, "the window is over");
+}

@@ -213,7 +213,10 @@ impl IssuerKeys {
                         state.url = uri;
                     }
                 }
-                (Step::Discover, _) => progress.discovery = self.discover(state, now).await,
+                (Step::Discover, _) => {
+                    progress.sent_at = Some(self.deps.clock.monotonic());
+                    progress.discovery = self.discover(state, now).await;
+                }
                 (Step::ReadKeysItem, Some(url)) => {
                     let item = self
                         .read_item(&url, now, budget, |k: &KeyRecord| {
@@ -240,6 +243,7 @@ impl IssuerKeys {
                     }
                 }
                 (Step::FetchJwks { write_through }, Some(url)) => {
+                    progress.sent_at = Some(self.deps.clock.monotonic());
                     progress.jwks = self.fetch(&url, write_through, state, &seen, now).await;
                     if progress.jwks == Sent::Ok {
                         loaded = Some(Tier::Jwks);

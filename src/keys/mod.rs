@@ -27,6 +27,7 @@ pub use record::{DiscoveryRecord, KeyRecord};
 pub use source::{KeySource, MAX_KID_LEN, SelectedKey};
 pub use tier::Tier;
 
+use crate::clock::Clock;
 use crate::config::KeySettings;
 use crate::error::UpstreamError;
 use crate::jwk::{Algorithm, KeySet};
@@ -57,4 +58,7 @@ pub struct TierDeps {
     pub settings: KeySettings,
     /// Operational counters.
     pub counters: Arc<Counters>,
+    /// The clocks (the verifier's): a reload reads the monotonic one when it sends a
+    /// request, which starts the cooldown window.
+    pub clock: Arc<dyn Clock>,
 }

@@ -91,6 +91,9 @@ pub struct Progress {
     pub keys_item: Read,
     /// The JWKS request.
     pub jwks: Sent,
+    /// When the last JWKS or discovery request of this reload was sent (monotonic): a
+    /// table read may come first, so it can be well after the reload began.
+    pub sent_at: Option<Duration>,
 }
 
 /// Everything [`next`] looks at.
@@ -244,7 +247,8 @@ fn elapsed(since: Option<Duration>, window: Duration, now: Now) -> bool {
 }
 
 /// The history after a reload that made `progress`, started at `now`. The cooldown
-/// window starts only at a request actually sent.
+/// window starts only at a request actually sent, and when it was sent (`now` when the
+/// executor did not say).
 pub fn after(history: &History, progress: &Progress, now: Now) -> History {
     History {
         table_read_at: if progress.keys_item == Read::NotYet {
@@ -255,7 +259,7 @@ pub fn after(history: &History, progress: &Progress, now: Now) -> History {
         upstream_sent_at: if progress.discovery == Sent::NotYet && progress.jwks == Sent::NotYet {
             history.upstream_sent_at
         } else {
-            Some(now.mono)
+            Some(progress.sent_at.unwrap_or(now.mono))
         },
     }
 }
@@ -921,6 +925,59 @@ mod tests {
                 },
                 Done
             ]
+        );
+    }
+
+    /// Found by the soak (docs/reliability.md): the window started when the reload began,
+    /// so a request sent after a slow table read (up to 0.7 s) opened a window that closed
+    /// early, and two requests could go out less than a cooldown apart.
+    #[test]
+    fn the_cooldown_runs_from_the_request_sent_not_from_the_start_of_the_reload() {
+        let settings = settings(true);
+        let began = at(T0, 100);
+        let progress = Progress {
+            keys_item: Read::Failed,
+            jwks: Sent::Ok,
+            sent_at: Some(Duration::from_millis(100_700)),
+            ..Progress::default()
+        };
+        let history = after(&History::default(), &progress, began);
+        assert_eq!(
+            history.upstream_sent_at,
+            Some(Duration::from_millis(100_700))
+        );
+        assert_eq!(history.table_read_at, Some(Duration::from_secs(100)));
+        let unknown_kid = |now| {
+            next(&Input {
+                held: Some(Held {
+                    fetched_at: T0,
+                    expires_at: T0 + TTL,
+                    has_kid: false,
+                }),
+                url_known: true,
+                history: &history,
+                progress: &Progress {
+                    keys_item: Read::Absent,
+                    ..Progress::default()
+                },
+                now,
+                settings: &settings,
+            })
+        };
+        assert_eq!(
+            unknown_kid(at(T0 + 30, 130)),
+            Done,
+            "30 s after the reload began"
+        );
+        assert_eq!(
+            unknown_kid(Now {
+                wall: T0 + 30,
+                mono: Duration::from_millis(130_700)
+            }),
+            FetchJwks {
+                write_through: true
+            },
+            "30 s after the request went out"
         );
     }
 
