@@ -18,10 +18,27 @@ pub struct ConfigError {
 impl ConfigError {
     pub(crate) fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
-            variable: variable.into(),
-            reason: reason.into(),
+            variable: one_line(variable.into()),
+            reason: one_line(reason.into()),
         }
     }
+}
+
+/// `text` with control characters escaped (`\n`): a reason may quote the input (a JSON
+/// parser's "unknown field" does), and the message must stay one line.
+fn one_line(text: String) -> String {
+    if !text.contains(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Why a token was rejected. Each variant maps to the configured denial; none to an Allow.

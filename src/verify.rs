@@ -71,8 +71,10 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     if !is_json_object(&header_bytes) {
         return Err(TokenError::Malformed);
     }
-    let header: Header =
-        serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed)?;
+    // From text, not bytes: serde_json skips an unknown member's bytes without checking
+    // they are UTF-8, and RFC 7515 §7.1 wants the whole header to be.
+    let header_text = std::str::from_utf8(&header_bytes).map_err(|_| TokenError::Malformed)?;
+    let header: Header = serde_json::from_str(header_text).map_err(|_| TokenError::Malformed)?;
     if header.crit {
         return Err(TokenError::CriticalHeader);
     }
@@ -407,6 +409,19 @@ mod tests {
                 "{header} {payload}"
             );
         }
+    }
+
+    /// Found by the differential corpus: an unknown header member whose bytes were not
+    /// UTF-8 was skipped unchecked.
+    #[test]
+    fn decode_rejects_a_header_that_is_not_utf8() {
+        let token = mint(FixtureKey::Rsa, &json!({"exp": 5}));
+        let (_, rest) = token.split_once('.').unwrap();
+        let header = b"{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"x\":\"\xFF\"}";
+        assert_eq!(
+            decode(&format!("{}.{rest}", b64(header))).unwrap_err(),
+            TokenError::Malformed
+        );
     }
 
     #[test]

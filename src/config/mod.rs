@@ -229,6 +229,16 @@ mod tests {
         assert!(!err.to_string().contains('\n'));
     }
 
+    /// Found by the `config` fuzz target: serde_json's "unknown field" quotes the field's
+    /// name, and a JSON string may hold a newline.
+    #[test]
+    fn an_error_quoting_the_input_is_still_one_line() {
+        let err = load(&[("JWT_ISSUERS", r#"[{"issuer\nx": 1}]"#)]).unwrap_err();
+        assert_eq!(err.variable, "JWT_ISSUERS");
+        assert!(!err.to_string().contains('\n'), "{err}");
+        assert!(err.to_string().contains(r"issuer\nx"), "{err}");
+    }
+
     #[test]
     fn the_token_cache_is_bounded_by_the_functions_memory() {
         let small = load(&COGNITO).unwrap().token_cache;

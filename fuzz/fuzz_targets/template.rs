@@ -1,0 +1,87 @@
+//! Resource templates: `policy::Template::parse` on any text, and `expand` with fuzzed
+//! claims.
+//!
+//! Input, as text: the template on the first line, then `claim=JSON` lines (a value that
+//! is not JSON is taken as a string).
+//!
+//! Invariants (SPEC.md "Configuration", placeholders): a parsed template prints back to
+//! itself; a claim fills a placeholder only when it is a safe segment (1 to 128 of
+//! `[A-Za-z0-9._~@+=:-]`, not only dots, or an integer), and then the expansion is
+//! exactly the template with each `{claim}` replaced by it, so no claim value adds a `*`
+//! or a `/`; `claim_segment` agrees with that rule; a rule of that template grants
+//! exactly the prefixed expansion.
+#![no_main]
+
+use jwt_authorizer::policy::{Rule, Rules, Template, claim_segment};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value};
+
+const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/";
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split('\n');
+    let raw = lines.next().unwrap_or_default();
+    let mut claims = Map::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once('=') {
+            let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+            claims.insert(name.to_owned(), value);
+        }
+    }
+    for value in claims.values() {
+        assert_eq!(
+            claim_segment(value).map(|s| s.into_owned()),
+            fuzz_support::segment(value),
+            "claim_segment({value})"
+        );
+    }
+
+    let Ok(template) = Template::parse(raw) else {
+        return;
+    };
+    let printed = template.to_string();
+    assert_eq!(
+        Template::parse(&printed).as_ref(),
+        Ok(&template),
+        "{printed}"
+    );
+    assert!(
+        printed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~@+=:$*/-{}".contains(c)),
+        "{printed}"
+    );
+
+    let expanded = template.expand(&claims);
+    let model = fuzz_support::expand(&printed, &claims);
+    assert_eq!(expanded, model, "{printed} with {claims:?}");
+    if let Some(path) = &expanded {
+        let literal: String = {
+            let mut out = String::new();
+            let mut depth = false;
+            for c in printed.chars() {
+                match c {
+                    '{' => depth = true,
+                    '}' => depth = false,
+                    c if !depth => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        };
+        for c in ['*', '/'] {
+            assert_eq!(
+                path.matches(c).count(),
+                literal.matches(c).count(),
+                "a claim brought a {c:?} into {path}"
+            );
+        }
+    }
+    let rules = Rules::new(vec![Rule::always(vec![template])], "cognito:groups");
+    let granted = rules.grant(&claims, PREFIX);
+    let want: Vec<String> = expanded.iter().map(|p| format!("{PREFIX}{p}")).collect();
+    assert_eq!(granted, want);
+});
