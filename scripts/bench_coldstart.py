@@ -46,7 +46,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import boto3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -55,6 +54,7 @@ from cryptography.x509.oid import NameOID
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lambda import ARN, AUDIENCE, ISSUER, JWKS, SUB, event, token  # noqa: E402
 from lambda_host import RuntimeApi  # noqa: E402
+from moto_table import create_keys_table, dynamodb_client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "bench-coldstart-keys"
@@ -468,14 +468,8 @@ def main() -> None:
 
 
 def measure(args, urls, hits, bundle, moto, sizes, tiers, binaries, why_not) -> list[dict]:
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    try:
-        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
-    except dynamodb.exceptions.ResourceInUseException:
-        pass
+    dynamodb = dynamodb_client(moto)
+    create_keys_table(dynamodb, TABLE)
     pk = {"PK": {"S": f"JWKS#{urls['jwks']}"}}
 
     def prepare(tier: str) -> None:

@@ -25,11 +25,11 @@ import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-import boto3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from lambda_host import QuietServer, RuntimeApi, rss_kib
+from moto_table import create_keys_table, dynamodb_client
 
 ROOT = Path(__file__).resolve().parent.parent
 JWKS = (ROOT / "tests/fixtures/keys/jwks.json").read_text()
@@ -96,14 +96,8 @@ def main() -> None:
 
     aws = {"AWS_ENDPOINT_URL": args.moto, "AWS_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    dynamodb = boto3.client("dynamodb", endpoint_url=args.moto, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    try:
-        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
-    except dynamodb.exceptions.ResourceInUseException:
-        pass
+    dynamodb = dynamodb_client(args.moto)
+    create_keys_table(dynamodb, TABLE)
     jwks = SlowJwks(0.3)
     pk = {"PK": {"S": f"JWKS#{jwks.url}"}}
 

@@ -51,20 +51,13 @@ def cognito(moto: str) -> dict:
 
 
 def create_table(moto: str) -> None:
-    import boto3  # installed by scripts/demo.sh (requirements.txt)
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
-    dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    from moto_table import create_keys_table, dynamodb_client  # boto3: scripts/demo.sh installs it
+    create_keys_table(dynamodb_client(moto), TABLE)
 
 
 def stored_item(moto: str, jwks_url: str) -> dict | None:
-    import boto3
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    return dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": f"JWKS#{jwks_url}"}}).get("Item")
+    from moto_table import dynamodb_client
+    return dynamodb_client(moto).get_item(TableName=TABLE, Key={"PK": {"S": f"JWKS#{jwks_url}"}}).get("Item")
 
 
 class Watch:

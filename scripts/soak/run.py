@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
-import boto3
 from lambda_host import NoAnswer, RuntimeApi, rss_kib
+from moto_table import create_keys_table, dynamodb_client
 
 from .faults import JwksServer, TableProxy
 from .issuer import ALGORITHMS, AUDIENCE, ISSUER, ROOT, Issuer
@@ -117,8 +117,7 @@ class Soak:
         self.profile = profile
         self.rng = random.Random(args.seed)
         self.moto = args.moto
-        self.dynamodb = boto3.client("dynamodb", endpoint_url=args.moto, region_name="us-east-1",
-                                     aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.dynamodb = dynamodb_client(args.moto)
         self.issuer = Issuer()
         self.jwks = JwksServer(self.issuer.document)
         self.proxy = TableProxy(urlparse(args.moto).netloc)
@@ -154,13 +153,7 @@ class Soak:
         }
 
     def create_table(self) -> None:
-        try:
-            self.dynamodb.delete_table(TableName=TABLE)
-        except self.dynamodb.exceptions.ResourceNotFoundException:
-            pass
-        self.dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                                   AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-                                   KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
+        create_keys_table(self.dynamodb, TABLE, fresh=True)
 
     # --- scheduled actions -------------------------------------------------------------
 
