@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::{ReconnectMode, RetryConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -49,6 +49,17 @@ pub struct KeyTable {
     table: String,
 }
 
+/// Standard retries, `max_attempts` in all. Connections are never "poisoned": the SDK
+/// would mark the connection of a transient error for closure, but it cannot see the
+/// connections of the shared reqwest client ([`crate::http`]) and logs an ERROR on every
+/// such failure instead. Nothing is lost: hyper drops a connection whose attempt timed out
+/// or whose answer it could not parse, and one that carried a 500 is sound.
+fn retries(max_attempts: u32) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(max_attempts)
+        .with_reconnect_mode(ReconnectMode::ReuseAllConnections)
+}
+
 impl KeyTable {
     /// The table `table` with the SDK settings of the environment (region, credentials,
     /// `AWS_ENDPOINT_URL[_DYNAMODB]`) and this tier's timeouts and retries, over the
@@ -83,7 +94,7 @@ impl KeyTable {
                     .operation_timeout(OPERATION_TIMEOUT)
                     .build(),
             )
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .retry_config(retries(MAX_ATTEMPTS))
             .build();
         Self {
             client: Client::from_conf(config),
@@ -129,7 +140,7 @@ impl KeyTable {
                                     .operation_timeout(INIT_TIMEOUT)
                                     .build(),
                             )
-                            .retry_config(RetryConfig::standard().with_max_attempts(1)),
+                            .retry_config(retries(1)),
                     )
                     .send()
                     .await
