@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::dynamo::{DeadEndpoint, create_table, n, raw_item, s, sdk};
+use common::dynamo::{self, DeadEndpoint, create_table, n, raw_item, s, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use common::*;
@@ -51,14 +51,7 @@ async fn container(
     now: u64,
     vars: &[(&str, &str)],
 ) -> (Authorizer, Arc<ManualClock>) {
-    let mut all = vec![("KEYS_TABLE_NAME", TABLE)];
-    all.extend_from_slice(vars);
-    let config = config(jwks_url, &all);
-    let clock = Arc::new(ManualClock::new(now));
-    let authorizer =
-        Authorizer::new(&config, clock.clone(), Some(KeyTable::new(sdk, TABLE))).unwrap();
-    authorizer.warm_up().await;
-    (authorizer, clock)
+    dynamo::container(sdk, TABLE, jwks_url, now, vars).await
 }
 
 fn valid() -> String {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{DeadEndpoint, create_table, put_raw, raw_item_pk, sdk};
+use common::dynamo::{self, DeadEndpoint, create_table, put_raw, raw_item_pk, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use common::runtime_api::RuntimeApi;
@@ -56,14 +56,9 @@ async fn container(
     jwks_url: &str,
     vars: &[(&str, &str)],
 ) -> (Authorizer, Arc<ManualClock>) {
-    let mut all = vec![("KEYS_TABLE_NAME", TABLE), ("REVOCATION", "on")];
+    let mut all = vec![("REVOCATION", "on")];
     all.extend_from_slice(vars);
-    let config = config(jwks_url, &all);
-    let clock = Arc::new(ManualClock::new(NOW));
-    let authorizer =
-        Authorizer::new(&config, clock.clone(), Some(KeyTable::new(sdk, TABLE))).unwrap();
-    authorizer.warm_up().await;
-    (authorizer, clock)
+    dynamo::container(sdk, TABLE, jwks_url, NOW, &all).await
 }
 
 fn store(sdk: &aws_config::SdkConfig) -> DynamoStore {

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_dynamodb::Client;
+
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
+use jwt_authorizer::keys::KeyTable;
+use jwt_authorizer::{Authorizer, ManualClock};
 
 /// SDK settings for `endpoint` with dummy credentials (no environment involved).
 pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -22,6 +25,25 @@ pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .load()
         .await
+}
+
+/// A fresh container (a cold start) at `now`: the JWKS at `jwks_url`, the table `table`
+/// reached through `sdk`, plus `vars`; warmed up as Lambda init does.
+pub async fn container(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    jwks_url: &str,
+    now: u64,
+    vars: &[(&str, &str)],
+) -> (Authorizer, Arc<ManualClock>) {
+    let mut all = vec![("KEYS_TABLE_NAME", table)];
+    all.extend_from_slice(vars);
+    let config = super::config(jwks_url, &all);
+    let clock = Arc::new(ManualClock::new(now));
+    let authorizer =
+        Authorizer::new(&config, clock.clone(), Some(KeyTable::new(sdk, table))).unwrap();
+    authorizer.warm_up().await;
+    (authorizer, clock)
 }
 
 /// Creates the keys table: `PK` (S) partition key, on-demand, TTL on `expires_at`.
@@ -159,6 +181,9 @@ pub async fn raw_item_pk(
         .item
 }
 
+/// Bytes from the server closer together than this belong to one answer.
+const ANSWER_GAP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A TCP proxy to `target` that holds every answer back for `delay`: a table that works
 /// but answers slowly (as a cold start on a small CPU share sees it). Stops when dropped.
 pub struct SlowEndpoint {
@@ -191,8 +216,14 @@ impl SlowEndpoint {
                 let (mut server_in, mut client_out) = (server, client);
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16 * 1024];
+                    let mut last_forward: Option<std::time::Instant> = None;
                     while let Ok(n @ 1..) = server_in.read(&mut buf) {
-                        std::thread::sleep(delay);
+                        // Once per answer: moto may send its headers and its body in two
+                        // writes, and delaying each would double the delay.
+                        if last_forward.is_none_or(|at| at.elapsed() > ANSWER_GAP) {
+                            std::thread::sleep(delay);
+                        }
+                        last_forward = Some(std::time::Instant::now());
                         if client_out.write_all(&buf[..n]).is_err() {
                             break;
                         }
