@@ -121,6 +121,17 @@ pub async fn build_authorizer(config: &Config) -> (Authorizer, Arc<ManualClock>)
     (authorizer, clock)
 }
 
+/// An explanation (`authorizer-admin explain`) holds every `expected` line part and no
+/// part of `token`.
+pub fn assert_explained(text: &str, expected: &[&str], token: &str) {
+    for part in expected {
+        assert!(text.contains(part), "missing {part:?} in\n{text}");
+    }
+    for segment in token.split('.') {
+        assert!(!text.contains(segment), "the token is shown:\n{text}");
+    }
+}
+
 /// The answer as JSON, `"Unauthorized"` for the 401 error.
 pub fn as_json(answer: &Result<Answer, Unauthorized>) -> Value {
     match answer {
