@@ -289,7 +289,9 @@ class ColdStart:
     def env(self, kind: str, tier: str, memory_mb: int) -> dict:
         base = {"PATH": os.environ.get("PATH", ""), "SSL_CERT_FILE": str(self.bundle),
                 "AWS_LAMBDA_FUNCTION_NAME": "authorizer", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb or FULL_CORE_MB),
+                # Shares below Lambda's smallest size (--memory 64,32,16: how far from the
+                # edge a cold start is) are told 128 MB, the least Lambda accepts.
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(max(memory_mb or FULL_CORE_MB, 128)),
                 "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing"}
         if kind == "peer":
