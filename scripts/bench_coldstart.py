@@ -35,6 +35,7 @@ import ipaddress
 import json
 import multiprocessing
 import os
+import re
 import shlex
 import ssl
 import statistics
@@ -173,21 +174,32 @@ def serve_tls(chain: str, key: str, backend_port: int, hits, ports) -> None:
 
 
 def start_moto() -> tuple[str, subprocess.Popen]:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
-            return url, proc
-        except urllib.error.HTTPError:
-            return url, proc
-        except OSError:
-            time.sleep(0.2)
+    """moto_server on a port the kernel picks (`-p 0`), read back from its "Running on"
+    line; its stderr (one line per request) is drained by a thread."""
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(30, proc.kill)  # ends the read below if it never says
+    deadline.start()
+
+    def drain() -> None:
+        for _ in proc.stderr:
+            pass
+
+    for line in proc.stderr:
+        found = re.search(r"Running on http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            deadline.cancel()
+            threading.Thread(target=drain, daemon=True).start()
+            url = f"http://127.0.0.1:{found.group(1)}"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
+                    return url, proc
+                except urllib.error.HTTPError:
+                    return url, proc
+                except OSError:
+                    time.sleep(0.2)
+            break
     proc.kill()
     raise SystemExit("bench_coldstart: moto_server did not come up")
 

@@ -110,19 +110,19 @@ ensure_python_tools() {
   esac
 }
 
-# start_moto VAR: start moto_server on a free port of 127.0.0.1, wait until it
-# answers HTTP (up to 20 s), and set VAR to its URL. Its pid goes in MOTO_PID;
-# it is killed on EXIT. Must be called directly, not inside $(...).
+# start_moto VAR: start moto_server on 127.0.0.1 on a port the kernel picks (-p 0;
+# picking a free port first and passing it on races with anything else starting up),
+# read the port from its "Running on" line, wait until it answers HTTP (up to 20 s),
+# and set VAR to its URL. Its pid goes in MOTO_PID; it is killed on EXIT. Must be
+# called directly, not inside $(...).
 start_moto() {
   local var="${1:?usage: start_moto VAR}"
-  local port url log pid i
-  port="$(free_port)"
-  url="http://127.0.0.1:$port"
+  local port="" url="(port not reported yet)" log pid i
   log="$(mktemp "${TMPDIR:-/tmp}/moto.XXXXXX")"
   _tools_install_trap
   _TOOLS_TMPFILES+=("$log")
 
-  moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  moto_server -H 127.0.0.1 -p 0 >"$log" 2>&1 &
   pid=$!
   tools_kill_on_exit "$pid"
 
@@ -130,8 +130,12 @@ start_moto() {
     if ! kill -0 "$pid" 2>/dev/null; then
       break
     fi
+    if [[ -z $port ]]; then
+      port="$(sed -n 's|.*Running on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$log" | head -n 1)"
+      [[ -n $port ]] && url="http://127.0.0.1:$port"
+    fi
     # Any HTTP response (even an error status) means the server is up.
-    if python3 - "$url" <<'PY' 2>/dev/null; then
+    if [[ -n $port ]] && python3 - "$url" <<'PY' 2>/dev/null; then
 import sys, urllib.request, urllib.error
 try:
     urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=1)

@@ -1,9 +1,11 @@
 //! `moto_server` on 127.0.0.1 (started and stopped by the test) and real Cognito users and
 //! tokens made in it by `scripts/cognito_local.py`, the same script the demo uses.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,18 +28,34 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts moto_server on a port the kernel picks (`-p 0`) and reads the port back from
+    /// its "Running on" line: choosing a free port first and passing it on races with the
+    /// other tests running in parallel, two of which then share one server.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new(tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("moto_server not found: run scripts/test.sh, which installs requirements.txt into .venv");
+        let stderr = child.stderr.take().expect("moto_server stderr");
+        let (port_tx, port_rx) = mpsc::channel();
+        // Reads the port, then keeps draining: werkzeug logs every request to stderr.
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = line
+                    .split_once("Running on http://127.0.0.1:")
+                    .and_then(|(_, rest)| rest.trim().parse::<u16>().ok())
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("moto_server did not report its port within 30 s");
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
