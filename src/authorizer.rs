@@ -83,6 +83,36 @@ impl Authorizer {
         clock: Arc<dyn Clock>,
         table: Option<KeyTable>,
     ) -> Result<Self, UpstreamError> {
+        let store: Option<Arc<dyn RevocationStore>> = match (config.revocation, &table) {
+            (None, _) => None,
+            (Some(_), Some(table)) => Some(Arc::new(DynamoStore::new(table))),
+            (Some(_), None) => {
+                return Err(UpstreamError::Transport(
+                    "REVOCATION=on needs the keys table client".into(),
+                ));
+            }
+        };
+        Self::build(config, clock, table, store)
+    }
+
+    /// As [`Authorizer::new`], with revocation items read from `store` instead of the
+    /// table (an in-memory fake in tests and benchmarks); the same as `new` when
+    /// `REVOCATION` is off.
+    pub fn with_revocation_store(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        table: Option<KeyTable>,
+        store: Arc<dyn RevocationStore>,
+    ) -> Result<Self, UpstreamError> {
+        Self::build(config, clock, table, Some(store))
+    }
+
+    fn build(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        table: Option<KeyTable>,
+        store: Option<Arc<dyn RevocationStore>>,
+    ) -> Result<Self, UpstreamError> {
         if config.decision.simple_answers_may_be_reused_wrongly() {
             tracing::warn!(
                 "HTTP_API_RESPONSE=simple with grants that vary by route or caller: an HTTP API caches an \
@@ -92,7 +122,14 @@ impl Authorizer {
             );
         }
         let counters = Arc::new(Counters::default());
-        let revocations = revocations(config, table.as_ref(), &counters)?;
+        let revocations = config.revocation.zip(store).map(|(settings, store)| {
+            Revocations::new(
+                settings,
+                store,
+                Arc::clone(&counters),
+                config.clock_skew_seconds,
+            )
+        });
         let deps = TierDeps {
             client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
             table: table.map(Arc::new),
@@ -106,28 +143,6 @@ impl Authorizer {
             counters,
             metrics: config.metrics.clone(),
         })
-    }
-
-    /// As [`Authorizer::new`], with revocation items read from `store` instead of the
-    /// table (an in-memory fake in tests and benchmarks); the same as `new` when
-    /// `REVOCATION` is off.
-    pub fn with_revocation_store(
-        config: &Config,
-        clock: Arc<dyn Clock>,
-        table: Option<KeyTable>,
-        store: Arc<dyn RevocationStore>,
-    ) -> Result<Self, UpstreamError> {
-        let off = Config {
-            revocation: None,
-            ..config.clone()
-        };
-        let mut authorizer = Self::new(&off, clock, table)?;
-        let revocations = config.revocation.map(|settings| {
-            let counters = Arc::clone(&authorizer.counters);
-            Revocations::new(settings, store, counters, config.clock_skew_seconds)
-        });
-        authorizer.verifier = authorizer.verifier.with_revocations(revocations);
-        Ok(authorizer)
     }
 
     /// The operational counters (for tests and benchmarks).
@@ -297,25 +312,4 @@ impl Authorizer {
             _ => Answer::policy(ANONYMOUS.into(), document(), Map::new()),
         }
     }
-}
-
-/// The revocation checks `config` asks for, reading the items from `table`.
-fn revocations(
-    config: &Config,
-    table: Option<&KeyTable>,
-    counters: &Arc<Counters>,
-) -> Result<Option<Revocations>, UpstreamError> {
-    let Some(settings) = config.revocation else {
-        return Ok(None);
-    };
-    let table = table.ok_or_else(|| {
-        UpstreamError::Transport("REVOCATION=on needs the keys table client".into())
-    })?;
-    let store: Arc<dyn RevocationStore> = Arc::new(DynamoStore::new(table));
-    Ok(Some(Revocations::new(
-        settings,
-        store,
-        Arc::clone(counters),
-        config.clock_skew_seconds,
-    )))
 }
