@@ -23,7 +23,7 @@ use std::env;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -104,10 +104,7 @@ impl Roots {
     /// The anchors whose subject is one of `names` (DER `Name` contents), searching the
     /// files for the names not searched before; and what that search could not use.
     pub fn anchors_for(&self, names: &[&[u8]]) -> (Vec<TrustAnchor<'static>>, Problems) {
-        let mut found = match self.found.lock() {
-            Ok(found) => found,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let wanted: HashSet<&[u8]> = names
             .iter()
             .copied()

@@ -6,7 +6,7 @@
 //! different `methodArn` always gets its own policy.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use aws_lc_rs::digest::{SHA256, digest};
 use serde_json::{Map, Value};
@@ -182,10 +182,7 @@ impl TokenCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        match self.entries.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -4,7 +4,7 @@
 //! the last table read; see `plan::lease_end`). Reading it takes no lock a reload holds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::Tier;
@@ -47,10 +47,10 @@ impl Default for MemoryTier {
 impl MemoryTier {
     /// The current snapshot, if any keys were ever loaded.
     pub fn get(&self) -> Option<Arc<Snapshot>> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The current snapshot if it may serve at `now` without a reload.
@@ -63,10 +63,7 @@ impl MemoryTier {
 
     /// Replaces the snapshot.
     pub fn set(&self, snapshot: Snapshot) {
-        let mut guard = match self.current.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
         *guard = Some(Arc::new(snapshot));
     }
 
