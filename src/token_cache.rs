@@ -79,7 +79,7 @@ fn value_bytes(value: &Value) -> usize {
 
 /// A heap string of `len` bytes: rounded up to the allocator's 16-byte chunks, plus its
 /// header; an empty one allocates nothing.
-fn heap_string(len: usize) -> usize {
+pub(crate) fn heap_string(len: usize) -> usize {
     if len == 0 {
         0
     } else {

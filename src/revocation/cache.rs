@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::decide::{self, Known, MAX_ITEMS, Wanted};
 use super::record::{Key, Revocation, Scope};
+use crate::token_cache::heap_string;
 
 /// What a finished lookup found: the items present, by partition key (absent ones are
 /// not listed); `Err` when the lookup failed.
@@ -77,10 +78,9 @@ impl Shelf {
 }
 
 /// An estimate of one entry: the id's heap string plus the map slot, doubled for the
-/// map's spare capacity (allocator rounding as in the token cache).
+/// map's spare capacity.
 fn entry_bytes(id: &str) -> usize {
-    let heap = id.len().div_ceil(16) * 16 + 16;
-    heap + 2 * std::mem::size_of::<(Box<str>, Slot)>()
+    heap_string(id.len()) + 2 * std::mem::size_of::<(Box<str>, Slot)>()
 }
 
 /// What the cache says about one of a decision's items.
