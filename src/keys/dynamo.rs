@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::{ReconnectMode, RetryConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::record::{self, EXPIRES_AT, FETCHED_AT, Item, PK, Poison, Stored};
@@ -183,13 +184,19 @@ impl KeyTable {
         if let Some(seen) = seen {
             request = request.expression_attribute_values(":seen", AttributeValue::N(seen.clone()));
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(upstream(e)),
+        written(request).await
+    }
+}
+
+/// Sends a conditional PutItem: `true` when it was written, `false` when its condition
+/// did not hold.
+pub(crate) async fn written(request: PutItemFluentBuilder) -> Result<bool, UpstreamError> {
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+            Ok(false)
         }
+        Err(e) => Err(upstream(e)),
     }
 }
 

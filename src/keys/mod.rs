@@ -18,8 +18,8 @@ mod tier;
 
 use std::sync::Arc;
 
-pub(crate) use dynamo::upstream;
 pub use dynamo::{Budget, KeyTable};
+pub(crate) use dynamo::{upstream, written};
 pub use issuer::IssuerKeys;
 pub use jwks::{JwksClient, MAX_DOCUMENT_BYTES};
 pub use memory::{MemoryTier, Snapshot};

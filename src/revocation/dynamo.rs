@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 
 use super::record::{self, EXPIRES_AT, Key, PK, REVOKED_BEFORE, Revocation, Scope};
 use super::store::{Lookup, RevocationStore};
 use crate::error::UpstreamError;
-use crate::keys::{KeyTable, upstream};
+use crate::keys::{KeyTable, upstream, written};
 
 /// Calls per lookup at most: the first, then the keys left unprocessed, twice.
 pub const MAX_ROUNDS: u32 = 3;
@@ -241,13 +240,7 @@ impl DynamoStore {
                     AttributeValue::N(revoked_before.to_string()),
                 );
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(upstream(e)),
-        }
+        written(request).await
     }
 }
 
