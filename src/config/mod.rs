@@ -134,12 +134,17 @@ impl Config {
 
 fn token_cache(env: &Env<'_>) -> Result<TokenCacheSettings, ConfigError> {
     let entries = env.number("TOKEN_CACHE_SIZE", 1024, 0..=65_536)?;
-    let memory_mb = env.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128..=10_240)?;
-    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Ok(TokenCacheSettings {
-        entries: to_usize(entries),
-        bytes: to_usize(memory_mb * 1024 * 1024) / TOKEN_CACHE_MEMORY_SHARE,
+        entries: usize::try_from(entries).unwrap_or(usize::MAX),
+        bytes: memory_share(env, TOKEN_CACHE_MEMORY_SHARE)?,
     })
+}
+
+/// One `share`-th of the function's memory, in bytes (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+/// which Lambda sets; 128 MB when unset): the bound of a cache.
+fn memory_share(env: &Env<'_>, share: usize) -> Result<usize, ConfigError> {
+    let memory_mb = env.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128..=10_240)?;
+    Ok(usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX) / share)
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub(crate) fn revocation(env: &Env<'_>) -> Result<Option<RevocationSettings>, Co
         OnError::Allow,
         &[("allow", OnError::Allow), ("deny", OnError::Deny)],
     )?;
-    let memory_mb = env.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128..=10_240)?;
+    let cache_bytes = super::memory_share(env, REVOCATION_CACHE_MEMORY_SHARE)?;
     if !on {
         return Ok(None);
     }
@@ -76,8 +76,7 @@ pub(crate) fn revocation(env: &Env<'_>) -> Result<Option<RevocationSettings>, Co
     Ok(Some(RevocationSettings {
         cache: Duration::from_secs(cache),
         on_error,
-        cache_bytes: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX)
-            / REVOCATION_CACHE_MEMORY_SHARE,
+        cache_bytes,
     }))
 }
 
