@@ -54,8 +54,12 @@ pub fn describe(
     now: u64,
 ) -> (State, String) {
     let max_stale = config.keys.max_stale_seconds;
-    let dated = |state_of: &dyn Fn() -> State, fetched_at: u64, expires_at: u64, what: String| {
-        let state = state_of();
+    let dated = |fetched_at: u64, expires_at: u64, what: String| {
+        let state = match age(expires_at, now, max_stale) {
+            Age::Live => State::Live,
+            Age::Stale => State::Stale,
+            Age::TooStale => State::Expired,
+        };
         let note = match state {
             State::Stale => format!(
                 "  (serves only while the issuer is unreachable, until {})",
@@ -74,11 +78,6 @@ pub fn describe(
             ),
         )
     };
-    let aged = |expires_at: u64| match age(expires_at, now, max_stale) {
-        Age::Live => State::Live,
-        Age::Stale => State::Stale,
-        Age::TooStale => State::Expired,
-    };
     let unusable = |poison: &Poison| {
         (
             State::Unusable,
@@ -95,7 +94,6 @@ pub fn describe(
                 let (algorithms, note) = algorithms_for(config, url);
                 match KeySet::from_jwks(item.jwks.as_bytes(), &algorithms) {
                     Ok(keys) => dated(
-                        &|| aged(item.expires_at),
                         item.fetched_at,
                         item.expires_at,
                         format!("kids={}{note}", keys.kids().join(",")),
@@ -110,7 +108,6 @@ pub fn describe(
         return match record::parse::<DiscoveryRecord>(issuer, attributes, now) {
             Stored::Usable(item) => match checked_url(&item.jwks_uri) {
                 Ok(_) => dated(
-                    &|| aged(item.expires_at),
                     item.fetched_at,
                     item.expires_at,
                     format!("jwks_uri={}", item.jwks_uri),
