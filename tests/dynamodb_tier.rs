@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::dynamo::{self, DeadEndpoint, create_table, n, raw_item, s, sdk};
+use common::dynamo::{self, DeadEndpoint, moto_with_table, n, raw_item, s, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use common::*;
@@ -34,9 +34,7 @@ struct World {
 }
 
 async fn world(behavior: Behavior) -> World {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
+    let (moto, sdk) = moto_with_table(TABLE).await;
     World {
         moto,
         sdk,
@@ -532,9 +530,7 @@ impl OidcIssuer {
 /// discovery failed, although the table held live keys.
 #[tokio::test]
 async fn a_discovery_issuer_cold_starts_from_the_table_while_it_is_down() {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
+    let (_moto, sdk) = moto_with_table(TABLE).await;
     let oidc = OidcIssuer::start();
     let issuer = oidc.issuer();
     let vars = |now| {

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::dynamo::{create_table, n, raw_item, s, sdk};
+use common::dynamo::{moto_with_table, n, raw_item, s, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use jwt_authorizer::ManualClock;
@@ -42,9 +42,7 @@ fn refresher(
 
 /// moto with the keys table, a JWKS endpoint serving `behavior`, and a clock at NOW.
 async fn setup(behavior: Behavior) -> (Moto, aws_config::SdkConfig, JwksServer, Arc<ManualClock>) {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
+    let (moto, sdk) = moto_with_table(TABLE).await;
     (
         moto,
         sdk,
@@ -148,9 +146,7 @@ async fn every_failed_fetch_leaves_the_item_byte_for_byte_unchanged() {
 
 #[tokio::test]
 async fn one_failed_url_does_not_stop_the_others() {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
+    let (_moto, sdk) = moto_with_table(TABLE).await;
     let good = JwksServer::start(Behavior::Serve(JWKS.into()));
     let bad = JwksServer::start(Behavior::Status(500));
     let issuers = json!([

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{self, DeadEndpoint, create_table, put_raw, raw_item_pk, sdk};
+use common::dynamo::{self, DeadEndpoint, moto_with_table, put_raw, raw_item_pk, sdk};
 use common::jwks_server::{Behavior, JwksServer};
 use common::moto::Moto;
 use common::runtime_api::RuntimeApi;
@@ -40,9 +40,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
-    let sdk = sdk(&moto.endpoint).await;
-    create_table(&sdk, TABLE).await;
+    let (moto, sdk) = moto_with_table(TABLE).await;
     World {
         _moto: moto,
         sdk,

@@ -27,6 +27,15 @@ pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// moto_server (started here, stopped when the `Moto` is dropped) holding the keys table
+/// `table`, and SDK settings to reach it.
+pub async fn moto_with_table(table: &str) -> (super::moto::Moto, aws_config::SdkConfig) {
+    let moto = super::moto::Moto::start();
+    let sdk = sdk(&moto.endpoint).await;
+    create_table(&sdk, table).await;
+    (moto, sdk)
+}
+
 /// A fresh container (a cold start) at `now`: the JWKS at `jwks_url`, the table `table`
 /// reached through `sdk`, plus `vars`; warmed up as Lambda init does.
 pub async fn container(

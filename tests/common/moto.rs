@@ -39,6 +39,11 @@ impl Moto {
             .spawn()
             .expect("moto_server not found: run scripts/test.sh, which installs requirements.txt into .venv");
         let stderr = child.stderr.take().expect("moto_server stderr");
+        // Owned from here on, so a panic below (no port, no answer) stops the server too.
+        let mut moto = Self {
+            endpoint: String::new(),
+            child,
+        };
         let (port_tx, port_rx) = mpsc::channel();
         // Reads the port, then keeps draining: werkzeug logs every request to stderr.
         std::thread::spawn(move || {
@@ -64,10 +69,8 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child,
-        }
+        moto.endpoint = format!("http://127.0.0.1:{port}");
+        moto
     }
 
     /// A user pool, app client and users `alice` and `bob`, with their tokens.
