@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -111,23 +110,9 @@ fn built_binary_decides_on_real_cognito_tokens_for_every_kind() {
         "the function process exited"
     );
 
-    child.kill().unwrap();
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    let decisions: Vec<Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let logs = stop(child);
+    let decisions: Vec<Value> = json_lines(&logs)
+        .into_iter()
         .filter(|v| v["message"] == "decision")
         .collect();
     assert_eq!(decisions.len(), 13, "one log line per decision:\n{logs}");
