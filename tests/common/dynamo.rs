@@ -190,63 +190,61 @@ pub async fn raw_item_pk(
         .item
 }
 
-/// Bytes from the server closer together than this belong to one answer.
-const ANSWER_GAP: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A TCP proxy to `target` that holds every answer back for `delay`: a table that works
-/// but answers slowly (as a cold start on a small CPU share sees it). Stops when dropped.
+/// An HTTP proxy to `target` that holds every request back for `delay` before
+/// forwarding it: a table that works but answers slowly (as a cold start on a small CPU
+/// share sees it). The delay is per request, whatever connection it comes on. Stops when
+/// dropped.
 pub struct SlowEndpoint {
     pub url: String,
-    stop: Arc<AtomicBool>,
+    _server: super::http::Server,
 }
 
 impl SlowEndpoint {
     pub fn start(target: &str, delay: std::time::Duration) -> Self {
-        use std::io::{Read, Write};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let target = target.trim_start_matches("http://").to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let (Ok(client), Ok(server)) = (client, std::net::TcpStream::connect(&target))
-                else {
-                    continue;
-                };
-                let (mut client_in, mut server_out) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut client_in, &mut server_out);
-                });
-                let (mut server_in, mut client_out) = (server, client);
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16 * 1024];
-                    let mut last_forward: Option<std::time::Instant> = None;
-                    while let Ok(n @ 1..) = server_in.read(&mut buf) {
-                        // Once per answer: moto may send its headers and its body in two
-                        // writes, and delaying each would double the delay.
-                        if last_forward.is_none_or(|at| at.elapsed() > ANSWER_GAP) {
-                            std::thread::sleep(delay);
-                        }
-                        last_forward = Some(std::time::Instant::now());
-                        if client_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
+        let server = super::http::Server::start(move |request| {
+            std::thread::sleep(delay);
+            forward(&target, &request)
         });
-        Self { url, stop }
+        Self {
+            url: server.url(""),
+            _server: server,
+        }
     }
 }
 
-impl Drop for SlowEndpoint {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+/// Sends `request` to `target` on a connection of its own and returns the answer (the
+/// body framed by the proxy's own `content-length`); `None` drops the client connection.
+fn forward(target: &str, request: &super::http::Request) -> Option<super::http::Response> {
+    use std::io::{Read, Write};
+    let mut upstream = std::net::TcpStream::connect(target).ok()?;
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nconnection: close\r\n",
+        request.method, request.path
+    );
+    for (name, value) in &request.headers {
+        if !name.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
     }
+    head.push_str("\r\n");
+    upstream.write_all(head.as_bytes()).ok()?;
+    upstream.write_all(&request.body).ok()?;
+    let mut answer = Vec::new();
+    upstream.read_to_end(&mut answer).ok()?;
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let (head, body) = (
+        String::from_utf8_lossy(&answer[..split]),
+        &answer[split + 4..],
+    );
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let mut response = super::http::Response::new(status, body.to_vec());
+    for (name, value) in lines.filter_map(|line| line.split_once(':')) {
+        let framing = ["content-length", "connection", "transfer-encoding"];
+        if !framing.iter().any(|f| name.trim().eq_ignore_ascii_case(f)) {
+            response = response.header(name.trim(), value.trim());
+        }
+    }
+    Some(response)
 }
