@@ -18,6 +18,40 @@ pub struct Now {
     pub mono: Duration,
 }
 
+/// An optional instant of the monotonic clock that threads share without a lock (a
+/// lease's end, the last failure); `None` is stored as `u64::MAX` nanoseconds, and an
+/// instant that far away (584 years) is kept just short of it.
+#[derive(Debug)]
+pub struct AtomicMono(AtomicU64);
+
+impl AtomicMono {
+    const NONE: u64 = u64::MAX;
+
+    /// Holding `at`.
+    pub fn new(at: Option<Duration>) -> Self {
+        Self(AtomicU64::new(Self::encode(at)))
+    }
+
+    /// The instant held.
+    pub fn load(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Acquire) {
+            Self::NONE => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Holds `at` from now on.
+    pub fn store(&self, at: Option<Duration>) {
+        self.0.store(Self::encode(at), Ordering::Release);
+    }
+
+    fn encode(at: Option<Duration>) -> u64 {
+        at.map_or(Self::NONE, |at| {
+            u64::try_from(at.as_nanos()).unwrap_or(Self::NONE - 1)
+        })
+    }
+}
+
 /// Source of the current time.
 pub trait Clock: Send + Sync {
     /// Whole seconds since the Unix epoch; `None` when the system clock reads before it.
@@ -132,6 +166,18 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_atomic_instant_keeps_none_apart_from_any_instant() {
+        let at = AtomicMono::new(None);
+        assert_eq!(at.load(), None);
+        at.store(Some(Duration::from_millis(1500)));
+        assert_eq!(at.load(), Some(Duration::from_millis(1500)));
+        at.store(Some(Duration::MAX));
+        assert!(at.load().is_some(), "a far instant is not 'none'");
+        at.store(None);
+        assert_eq!(at.load(), None);
+    }
 
     #[test]
     fn advancing_moves_both_clocks_and_setting_only_the_wall_clock() {

@@ -3,12 +3,11 @@
 //! reload (while its keys are live and, with a table, until `KEYS_MEMORY_SECONDS` after
 //! the last table read; see `plan::lease_end`). Reading it takes no lock a reload holds.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::Tier;
-use crate::clock::Now;
+use crate::clock::{AtomicMono, Now};
 use crate::jwk::KeySet;
 
 /// One loaded key set and its dates (epoch seconds).
@@ -24,22 +23,20 @@ pub struct Snapshot {
     pub source: Tier,
 }
 
-/// A lease without a monotonic end (no table: keys serve until they expire).
-const UNBOUNDED: u64 = u64::MAX;
-
 /// The current keys of one issuer, replaced whole on every load, and their lease.
 #[derive(Debug)]
 pub struct MemoryTier {
     current: RwLock<Option<Arc<Snapshot>>>,
-    /// The lease's end on the monotonic clock, in nanoseconds.
-    lease_end_nanos: AtomicU64,
+    /// The lease's end on the monotonic clock; `None`: no end (no table: keys serve
+    /// until they expire).
+    lease_end: AtomicMono,
 }
 
 impl Default for MemoryTier {
     fn default() -> Self {
         Self {
             current: RwLock::new(None),
-            lease_end_nanos: AtomicU64::new(0),
+            lease_end: AtomicMono::new(Some(Duration::ZERO)),
         }
     }
 }
@@ -55,8 +52,7 @@ impl MemoryTier {
 
     /// The current snapshot if it may serve at `now` without a reload.
     pub fn leased(&self, now: Now) -> Option<Arc<Snapshot>> {
-        let end = self.lease_end_nanos.load(Ordering::Acquire);
-        let within = end == UNBOUNDED || now.mono.as_nanos() < u128::from(end);
+        let within = self.lease_end.load().is_none_or(|end| now.mono < end);
         self.get()
             .filter(|snapshot| within && now.wall < snapshot.expires_at)
     }
@@ -69,9 +65,6 @@ impl MemoryTier {
 
     /// Sets the lease's end on the monotonic clock (`None`: only the keys' expiry).
     pub fn set_lease(&self, end: Option<Duration>) {
-        let nanos = end.map_or(UNBOUNDED, |end| {
-            u64::try_from(end.as_nanos()).unwrap_or(UNBOUNDED - 1)
-        });
-        self.lease_end_nanos.store(nanos, Ordering::Release);
+        self.lease_end.store(end);
     }
 }

@@ -4,7 +4,6 @@
 //! the rest, and [`decide::judge`] gives the verdict. Logs and counts what it did.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -12,7 +11,7 @@ use serde_json::{Map, Value};
 use super::cache::{Cache, Claim, Flight, Found};
 use super::decide::{self, Check, ERROR_WINDOW, Known, MAX_ITEMS, TokenIds, Via};
 use super::store::RevocationStore;
-use crate::clock::Now;
+use crate::clock::{AtomicMono, Now};
 use crate::config::{OnError, RevocationSettings};
 use crate::error::TokenError;
 use crate::metrics::{Counter, Counters};
@@ -21,9 +20,6 @@ use crate::metrics::{Counter, Counters};
 /// lookup is itself bounded by the store; this only guards against a lost one).
 const WAIT_BOUND: Duration = Duration::from_millis(1500);
 
-/// Marks "no failure yet" in `failed_at`.
-const NEVER: u64 = u64::MAX;
-
 /// Revocation checks of one container: the settings, the store, the cache.
 pub struct Revocations {
     settings: RevocationSettings,
@@ -31,8 +27,8 @@ pub struct Revocations {
     cache: Cache,
     skew: u64,
     counters: Arc<Counters>,
-    /// When the last lookup failed (monotonic nanoseconds), or [`NEVER`].
-    failed_at: AtomicU64,
+    /// When the last lookup failed (monotonic); `None` before any failure.
+    failed_at: AtomicMono,
 }
 
 impl Revocations {
@@ -50,7 +46,7 @@ impl Revocations {
             store,
             skew,
             counters,
-            failed_at: AtomicU64::new(NEVER),
+            failed_at: AtomicMono::new(None),
         }
     }
 
@@ -79,7 +75,7 @@ impl Revocations {
         if wanted.is_empty() {
             return Ok(());
         }
-        let callable = decide::may_call(self.failed_at(), now.mono, ERROR_WINDOW);
+        let callable = decide::may_call(self.failed_at.load(), now.mono, ERROR_WINDOW);
         let (classified, flight) = self.cache.begin(issuer, wanted, now.mono, callable);
         let found = match flight {
             Some(flight) => Some(self.look_up(issuer, flight, now).await),
@@ -139,7 +135,7 @@ impl Revocations {
         let result = self.store.lookup(&keys).await;
         if let Err(error) = &result {
             self.counters.add(Counter::RevocationErrors);
-            self.failed_at.store(nanos(now.mono), Ordering::Relaxed);
+            self.failed_at.store(Some(now.mono));
             tracing::warn!(iss = issuer, error = %error, error_kind = error.as_str(), window_s = ERROR_WINDOW.as_secs(), on_error = self.settings.on_error.as_str(), "revocation lookup failed; REVOCATION_ON_ERROR decides until the table answers again");
         }
         flight.finish(
@@ -148,15 +144,4 @@ impl Revocations {
                 .map_err(|_| ()),
         )
     }
-
-    fn failed_at(&self) -> Option<Duration> {
-        match self.failed_at.load(Ordering::Relaxed) {
-            NEVER => None,
-            at => Some(Duration::from_nanos(at)),
-        }
-    }
-}
-
-fn nanos(at: Duration) -> u64 {
-    u64::try_from(at.as_nanos()).unwrap_or(NEVER - 1)
 }
