@@ -48,8 +48,10 @@ if coldstart.get("cells"):
                  f"CPU {c['cpu_median_ms']:.1f} ms, JWKS {c['runs_with_jwks_requests']}/{c['runs']}")
         target, ok = "", None
         if c["binary"] == "ours" and c["tier"] == "table":
-            if c["memory_mb"] == 128:
+            if c["memory_mb"] == 128 and coldstart["capped"]:
                 target, ok = "<= 40 ms, 0 JWKS", c["wall_median_ms"] <= 40 and c["jwks_requests"] == 0
+            elif c["memory_mb"] == 128:
+                target = "<= 40 ms at 128 MB's CPU share: not judged, the CPU was not capped"
             elif c["memory_mb"] == 1769:
                 target, ok = "<= 5 ms CPU, 0 JWKS", c["cpu_median_ms"] <= 5 and c["jwks_requests"] == 0
         row(f"  {c['binary']}, {c['tier']}, {c['memory_mb']} MB", value, target, ok)
