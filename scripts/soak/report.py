@@ -109,13 +109,18 @@ def report(soak, verdicts: list, logs, *, start: float, end: float, peak: int, f
     # After the warm-up, by invocation: the first quarter's median against the last's.
     samples = [kib for _, i, kib in soak.rss if kib and i >= p.warmup]
     warm = [kib for _, i, kib in soak.rss if kib and i < p.warmup]
+    def mib(kib):
+        return round(kib / 1024, 2) if kib is not None else None
+
     quarter = max(1, len(samples) // 4)
-    first, last = statistics.median(samples[:quarter]), statistics.median(samples[-quarter:])
-    rss = {"samples": len(samples), "after_warmup_mib": round(warm[-1] / 1024, 2) if warm else None,
-           "first_quarter_median_mib": round(first / 1024, 2),
-           "last_quarter_median_mib": round(last / 1024, 2), "min_mib": round(min(samples) / 1024, 2),
-           "max_sampled_mib": round(max(samples) / 1024, 2), "peak_vmhwm_mib": round(peak / 1024, 2),
-           "flat": last <= first * RSS_GROWTH + RSS_SLACK_KIB}
+    # No sample after the warm-up (the run failed before it ended): nothing to judge.
+    first = statistics.median(samples[:quarter]) if samples else None
+    last = statistics.median(samples[-quarter:]) if samples else None
+    rss = {"samples": len(samples), "after_warmup_mib": mib(warm[-1]) if warm else None,
+           "first_quarter_median_mib": mib(first), "last_quarter_median_mib": mib(last),
+           "min_mib": mib(min(samples, default=None)), "max_sampled_mib": mib(max(samples, default=None)),
+           "peak_vmhwm_mib": mib(peak),
+           "flat": bool(samples) and last <= first * RSS_GROWTH + RSS_SLACK_KIB}
 
     try:
         item_ok = isinstance(json.loads(final_item["jwks"]["S"])["keys"], list)
