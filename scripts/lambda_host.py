@@ -42,11 +42,6 @@ class Answer:
     handed_at: float  # time.monotonic() when the event was handed to the function
     answered_at: float  # time.monotonic() when its answer arrived
 
-    @property
-    def latency(self) -> float:
-        """Seconds from handing out the event to receiving the answer."""
-        return self.answered_at - self.handed_at
-
 
 class NoAnswer(Exception):
     """The function did not answer in time (or died)."""

@@ -80,6 +80,8 @@ class FaultServer:
     """A loopback HTTP/1.1 server whose behaviour is one switchable mode; subclasses
     answer a request in a mode with `respond`, returning whether to keep the connection."""
 
+    MODES: tuple[str, ...] = ("up",)  # what set_mode accepts; each subclass lists its own
+
     def __init__(self, mode: str = "up"):
         self.mode = mode
         self.port = 0
@@ -89,6 +91,8 @@ class FaultServer:
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def set_mode(self, mode: str) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"{type(self).__name__}: unknown mode {mode!r} (one of {', '.join(self.MODES)})")
         self.mode = mode
 
     def close(self) -> None:

@@ -63,17 +63,6 @@ class Timeline:
         if self.spans:
             self.spans[-1].end = at
 
-    def at(self, t: float) -> Span:
-        """The span holding `t` (the first one for earlier times)."""
-        lo, hi = 0, len(self.spans) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.spans[mid].start <= t:
-                lo = mid
-            else:
-                hi = mid - 1
-        return self.spans[lo]
-
     def overlapping(self, start: float, end: float):
         return [s for s in self.spans if s.start <= end and s.end >= start]
 

@@ -24,7 +24,7 @@ publishes carry `claims`, which the oracle reads.
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 
@@ -56,7 +56,6 @@ class Token:
     claims: dict | None = None  # genuine signature of a published key only
     kid: str | None = None  # the issuer key that signed it (genuine signature only)
     user: User | None = None
-    revoked_by: list = field(default_factory=list)  # revocations covering it (oracle.Revocation)
 
 
 def fresh_id() -> str:
