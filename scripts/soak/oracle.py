@@ -23,8 +23,9 @@ EITHER:
                `authorizer-admin revoke` process had exited): EITHER before
                T + REVOCATION_CACHE_SECONDS; FAIL from then on, except that with
                REVOCATION_ON_ERROR=allow a revoked token may pass while the table is
-               unreadable (a table fault, or an `up` request the proxy saw fail or come back
-               slowly, from 1 s before to ERROR_WINDOW + 1 s after), unless this container
+               unreadable (a table fault, from 1 s before to ERROR_WINDOW + 1 s after; an
+               `up` request the proxy saw fail or come back slowly, from 1 s before to
+               ERROR_WINDOW + 2 s after, the lookup itself taking up to 1 s), unless this container
                has already refused a token covered by that same item (a revocation seen
                stays in force). With REVOCATION_ON_ERROR=deny, an unrevoked token may be
                refused while the table is unreadable, and must pass otherwise.
