@@ -22,7 +22,8 @@ and, on request only, `hanging-table`: the table endpoint completes TLS and neve
 (the keys then come from the JWKS endpoint once the table's timeouts give up).
 Every binary given with --binary runs every cell, interleaved run by run; --peer-binary
 adds lmammino/oidc-authorizer (built by hand, see docs/benchmarks.md) on the JWKS tier.
---wrapper runs the function under another command (valgrind) for one uncapped run.
+--wrapper runs the function under another command (valgrind), uncapped (pair it with
+--runs 1 and one tier: every run of every cell goes under the wrapper).
 
 Usage: python scripts/bench_coldstart.py [--moto URL] [--binary LABEL=PATH ...]
        [--peer-binary PATH] [--runs 5] [--memory 128,256,512,1769] [--tiers table,jwks,none]
@@ -53,9 +54,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lambda import ARN, AUDIENCE, ISSUER, JWKS, SUB, event, token  # noqa: E402
+from bench_lambda import AUDIENCE, ISSUER, JWKS, event, token  # noqa: E402
 from lambda_host import RuntimeApi  # noqa: E402
-from moto_table import create_keys_table, dynamodb_client  # noqa: E402
+from moto_table import FAKE_AWS, create_keys_table, dynamodb_client, keys_item_key, put_keys_item  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "bench-coldstart-keys"
@@ -304,8 +305,7 @@ class ColdStart:
                 # Shares below Lambda's smallest size (--memory 64,32,16: how far from the
                 # edge a cold start is) are told 128 MB, the least Lambda accepts.
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(max(memory_mb or FULL_CORE_MB, 128)),
-                "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing"}
+                **FAKE_AWS}
         if kind == "peer":
             return {**base, "JWKS_URI": self.urls["jwks"], "ACCEPTED_ISSUERS": ISSUER,
                     "ACCEPTED_AUDIENCES": AUDIENCE, "ACCEPTED_ALGORITHMS": "RS256",
@@ -454,7 +454,14 @@ def main() -> None:
     server = multiprocessing.Process(target=serve_tls, daemon=True,
                                      args=(str(chain), str(key), int(moto.rsplit(":", 1)[1]), hits, send))
     server.start()
-    dynamo_port, jwks_port, hang_port = receive.recv()
+    send.close()  # the child's copy is the one left: its death ends the wait below
+    if not receive.poll(30):
+        server.terminate()
+        raise SystemExit("bench_coldstart: the TLS terminators did not start within 30 s")
+    try:
+        dynamo_port, jwks_port, hang_port = receive.recv()
+    except EOFError:
+        raise SystemExit("bench_coldstart: the TLS terminators exited before they started") from None
     urls = {"dynamodb": f"https://127.0.0.1:{dynamo_port}",
             "jwks": f"https://127.0.0.1:{jwks_port}/.well-known/jwks.json",
             "hang": f"https://127.0.0.1:{hang_port}"}
@@ -484,15 +491,12 @@ def main() -> None:
 def measure(args, urls, hits, bundle, moto, sizes, tiers, binaries, why_not) -> list[dict]:
     dynamodb = dynamodb_client(moto)
     create_keys_table(dynamodb, TABLE)
-    pk = {"PK": {"S": f"JWKS#{urls['jwks']}"}}
 
     def prepare(tier: str) -> None:
         if tier == "table":
-            now = int(time.time())
-            dynamodb.put_item(TableName=TABLE, Item={**pk, "jwks": {"S": JWKS}, "fetched_at": {"N": str(now)},
-                                                     "expires_at": {"N": str(now + 1_296_000)}})
+            put_keys_item(dynamodb, TABLE, urls["jwks"], JWKS)
         elif tier == "jwks":
-            dynamodb.delete_item(TableName=TABLE, Key=pk)
+            dynamodb.delete_item(TableName=TABLE, Key=keys_item_key(urls["jwks"]))
 
     cold = ColdStart(args, urls, hits, bundle)
     plan = [(label, path, "ours", tier) for tier in tiers for label, path in binaries]

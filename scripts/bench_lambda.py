@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from lambda_host import QuietServer, RuntimeApi, rss_kib
-from moto_table import create_keys_table, dynamodb_client
+from moto_table import aws_env, create_keys_table, dynamodb_client, keys_item_key, put_keys_item
 
 ROOT = Path(__file__).resolve().parent.parent
 JWKS = (ROOT / "tests/fixtures/keys/jwks.json").read_text()
@@ -94,22 +94,18 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
 
-    aws = {"AWS_ENDPOINT_URL": args.moto, "AWS_REGION": "us-east-1",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     dynamodb = dynamodb_client(args.moto)
     create_keys_table(dynamodb, TABLE)
     jwks = SlowJwks(0.3)
-    pk = {"PK": {"S": f"JWKS#{jwks.url}"}}
+    pk = keys_item_key(jwks.url)
 
     def store_keys():
-        now = int(time.time())
-        dynamodb.put_item(TableName=TABLE, Item={**pk, "jwks": {"S": JWKS}, "fetched_at": {"N": str(now)},
-                                                 "expires_at": {"N": str(now + 1_296_000)}})
+        put_keys_item(dynamodb, TABLE, jwks.url, JWKS)
 
     base_env = {"PATH": os.environ.get("PATH", ""),
                 "AWS_LAMBDA_FUNCTION_NAME": "authorizer", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-                "JWKS_URL": jwks.url, "POLICY_RESOURCES": "GET/hello/{sub}", **aws}
+                "JWKS_URL": jwks.url, "POLICY_RESOURCES": "GET/hello/{sub}", **aws_env(args.moto)}
     first = event(token(0))
 
     def cold(env: dict) -> tuple[float, int]:
@@ -117,11 +113,13 @@ def main() -> None:
         runtime = RuntimeApi()
         started = time.perf_counter()
         proc = runtime.spawn(args.binary, env)
-        answer = runtime.invoke(first)
-        elapsed = time.perf_counter() - started
-        proc.kill()
-        proc.wait()
-        runtime.close()
+        try:
+            answer = runtime.invoke(first)
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.kill()
+            proc.wait()
+            runtime.close()
         if answer.kind != "response" or b'"Allow"' not in answer.body:
             raise SystemExit(f"bench_lambda: unexpected answer {answer.kind}: {answer.body[:200]!r}")
         return elapsed, jwks.hits - hits
@@ -155,18 +153,20 @@ def main() -> None:
     runtime = RuntimeApi()
     proc = runtime.spawn(args.binary, cases["table"][0])
     samples = []
-    started = time.perf_counter()
-    for i in range(args.decisions):
-        if runtime.invoke(tokens[i % len(tokens)]).kind != "response":
-            raise SystemExit("bench_lambda: a warm decision failed")
-        if i % max(args.decisions // 10, 1) == 0:
-            samples.append(rss_kib(proc.pid, "VmRSS"))
-    warm_s = time.perf_counter() - started
-    samples.append(rss_kib(proc.pid, "VmRSS"))
-    peak = rss_kib(proc.pid, "VmHWM")
-    proc.kill()
-    proc.wait()
-    runtime.close()
+    try:
+        started = time.perf_counter()
+        for i in range(args.decisions):
+            if runtime.invoke(tokens[i % len(tokens)]).kind != "response":
+                raise SystemExit("bench_lambda: a warm decision failed")
+            if i % max(args.decisions // 10, 1) == 0:
+                samples.append(rss_kib(proc.pid, "VmRSS"))
+        warm_s = time.perf_counter() - started
+        samples.append(rss_kib(proc.pid, "VmRSS"))
+        peak = rss_kib(proc.pid, "VmHWM")
+    finally:
+        proc.kill()
+        proc.wait()
+        runtime.close()
 
     table_ms = results["table"]["median_ms"]
     report = {

@@ -16,7 +16,6 @@ moto; runs the Lambdas under `cargo lambda watch`; then shows:
 Exits 1 if anything is not as expected, so the demo doubles as a smoke test.
 """
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -56,8 +55,8 @@ def create_table(moto: str) -> None:
 
 
 def stored_item(moto: str, jwks_url: str) -> dict | None:
-    from moto_table import dynamodb_client
-    return dynamodb_client(moto).get_item(TableName=TABLE, Key={"PK": {"S": f"JWKS#{jwks_url}"}}).get("Item")
+    from moto_table import dynamodb_client, keys_item_key
+    return dynamodb_client(moto).get_item(TableName=TABLE, Key=keys_item_key(jwks_url)).get("Item")
 
 
 class Watch:

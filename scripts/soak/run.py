@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 from lambda_host import NoAnswer, RuntimeApi, rss_kib
-from moto_table import create_keys_table, dynamodb_client
+from moto_table import aws_env, create_keys_table, dynamodb_client, keys_item_key, put_keys_item
 
 from .faults import JwksServer, TableProxy
 from .issuer import ALGORITHMS, AUDIENCE, ISSUER, ROOT, Issuer
@@ -131,16 +131,12 @@ class Soak:
 
     # --- environment -------------------------------------------------------------------
 
-    def aws_env(self, endpoint: str) -> dict:
-        return {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
-
     def function_env(self) -> dict:
         p = self.profile
         return {
             "PATH": os.environ.get("PATH", ""),
             "AWS_LAMBDA_FUNCTION_NAME": "authorizer", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", **self.aws_env(self.proxy.url),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", **aws_env(self.proxy.url),
             "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWKS_URL": self.jwks.url,
             "JWT_ALGORITHMS": ALGORITHMS, "KEYS_TABLE_NAME": TABLE,
             "KEYS_MEMORY_SECONDS": str(p.memory), "KEYS_TTL_SECONDS": str(p.ttl),
@@ -185,9 +181,10 @@ class Soak:
             revocation = Revocation("jti", token.user.sign_in, 0)
             token.user.sign_in = fresh_id()  # the user signs in again: new tokens, new origin_jti
         self.call(token, "valid")
-        env = {"PATH": os.environ.get("PATH", ""), **self.aws_env(self.moto), "JWT_ISSUER": ISSUER,
+        env = {"PATH": os.environ.get("PATH", ""), **aws_env(self.moto), "JWT_ISSUER": ISSUER,
                "JWT_AUDIENCE": AUDIENCE, "KEYS_TABLE_NAME": TABLE}
-        done = subprocess.run([self.args.admin, "revoke", *args], env=env, capture_output=True, text=True)
+        done = subprocess.run([self.args.admin, "revoke", *args], env=env, capture_output=True, text=True,
+                              timeout=60)
         if done.returncode != 0:
             raise SystemExit(f"soak: authorizer-admin revoke failed: {done.stderr.strip()}")
         revocation.written_at = time.monotonic()
@@ -197,10 +194,7 @@ class Soak:
         return f"{choice} {revocation.value[:8]}…: {moved} pooled tokens revoked"
 
     def poison(self) -> str:
-        now = int(time.time())
-        self.dynamodb.put_item(TableName=TABLE, Item={
-            "PK": {"S": f"JWKS#{self.jwks.url}"}, "jwks": {"S": "{\"keys\": \"poisoned\"}"},
-            "fetched_at": {"N": str(now)}, "expires_at": {"N": str(now + 1_296_000)}})
+        put_keys_item(self.dynamodb, TABLE, self.jwks.url, '{"keys": "poisoned"}')
         return "keys item replaced by one that does not parse"
 
     # --- the run -------------------------------------------------------------------------
@@ -216,6 +210,7 @@ class Soak:
         categories, weights = list(WEIGHTS), list(WEIGHTS.values())
         failure = None
         start = slot = time.monotonic()
+        # Whatever ends the run (a failure, Ctrl-C), the function and the fakes stop.
         try:
             while True:
                 now = time.monotonic()
@@ -242,17 +237,18 @@ class Soak:
                     self.call(self.population.pick(category), category)
         except NoAnswer as e:
             failure = f"invocation {len(self.calls)}: {e}; exit status {self.proc.poll()}"
-        end = time.monotonic()
-        self.timeline.close(end)
-        alive = self.proc.poll() is None
-        self.rss.append((end, len(self.calls), rss_kib(self.proc.pid, "VmRSS") if alive else 0))
-        peak = rss_kib(self.proc.pid, "VmHWM") if alive else 0
-        self.proc.terminate()
-        self.proc.wait()
+        finally:
+            end = time.monotonic()
+            self.timeline.close(end)
+            alive = self.proc.poll() is None
+            self.rss.append((end, len(self.calls), rss_kib(self.proc.pid, "VmRSS") if alive else 0))
+            peak = rss_kib(self.proc.pid, "VmHWM") if alive else 0
+            self.proc.terminate()
+            self.proc.wait()
+            self.host.close()
+            self.jwks.close()
+            self.proxy.close()
         logs.thread.join(timeout=10)
-        self.host.close()
-        self.jwks.close()
-        self.proxy.close()
         return self.judge(logs, start, end, peak, failure)
 
     def call(self, token, category: str) -> None:
@@ -309,7 +305,7 @@ class Soak:
                         {k.kid: k.published_at for k in self.issuer.keys}, self.revocations,
                         unreadable, jwks_up, attempts)
         verdicts = [oracle.judge(call) for call in self.calls]
-        item = self.dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": f"JWKS#{self.jwks.url}"}}).get("Item")
+        item = self.dynamodb.get_item(TableName=TABLE, Key=keys_item_key(self.jwks.url)).get("Item")
         return report(self, verdicts, logs, start=start, end=end, peak=peak, failure=failure, final_item=item)
 
 
