@@ -67,7 +67,7 @@ fi
 
 echo "== cold start as Lambda runs it (TLS, CPU share of the memory size)"
 if [[ -n $quick ]]; then
-  python scripts/bench_coldstart.py --moto "$MOTO_URL" --quick --json "$OUT/coldstart.json"
+  python scripts/bench_coldstart.py --moto "$MOTO_URL" --quick --json "$OUT/coldstart.json" --chart "$OUT/coldstart.png"
 else
   python scripts/bench_coldstart.py --moto "$MOTO_URL" --json "$OUT/coldstart.json" --chart "$OUT/coldstart.png" \
     ${PEER_OIDC_AUTHORIZER:+--peer-binary "$PEER_OIDC_AUTHORIZER"}
