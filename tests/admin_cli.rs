@@ -68,6 +68,17 @@ fn failure(output: &Output, status: i32) -> String {
     err.trim_end().to_owned()
 }
 
+/// Standard output, after checking the command succeeded (its stderr shown if not).
+fn succeeded(output: &Output) -> String {
+    let text = stdout(output);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,12 +92,7 @@ async fn revoke_subject_writes_the_item_and_never_narrows_it() {
     let pk = format!("REVOKED#{ISSUER}#sub#alice-1");
     let started = now();
     let out = admin(&moto.endpoint, &[], &["revoke", "--subject", "alice-1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout(&out);
+    let line = succeeded(&out);
     assert_eq!(line.lines().count(), 1, "{line}");
     assert!(
         line.starts_with(&format!("revoked: {pk}: tokens issued before ")),
@@ -115,7 +121,7 @@ async fn revoke_subject_writes_the_item_and_never_narrows_it() {
             "3600",
         ],
     );
-    assert!(out.status.success());
+    succeeded(&out);
     assert!(
         stdout(&out).starts_with(&format!(
             "unchanged: {pk}: already tokens issued before {revoked_before}"
@@ -164,11 +170,7 @@ async fn revoke_jti_writes_the_token_item_until_its_exp() {
         &[],
         &["revoke", "--jti", "j-1", "--until", &until],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let pk = format!("REVOKED#{ISSUER}#jti#j-1");
     assert!(
         stdout(&out).starts_with(&format!(
@@ -223,12 +225,7 @@ async fn keys_lists_the_key_items_and_flags_unusable_ones() {
         &[("JWT_ALGORITHMS", "RS256,ES256")],
         &["keys"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
+    let text = succeeded(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(
@@ -352,12 +349,7 @@ async fn explain_prints_every_step_without_the_token() {
             "GET /hello/alice-1",
         ],
     );
-    let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert_explained(
         &text,
         &[
@@ -388,11 +380,7 @@ async fn explain_prints_every_step_without_the_token() {
             &(now() + 5).to_string(),
         ],
     );
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
-    );
+    succeeded(&revoked);
     let mut child = admin_command(
         &moto.endpoint,
         &rules,
@@ -405,12 +393,7 @@ async fn explain_prints_every_step_without_the_token() {
     .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert_explained(
         &text,
         &[
@@ -434,8 +417,7 @@ fn explain_needs_a_route_with_a_token() {
 #[test]
 fn help_prints_the_usage() {
     let out = admin("http://127.0.0.1:9", &[], &["--help"]);
-    assert!(out.status.success());
-    let text = stdout(&out);
+    let text = succeeded(&out);
     assert!(
         text.starts_with("usage: authorizer-admin COMMAND"),
         "{text}"
