@@ -172,15 +172,16 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch() {
 
 #[tokio::test]
 async fn a_dead_table_falls_back_to_jwks_within_a_bounded_time() {
-    let w = world(Behavior::Serve(JWKS.into())).await;
+    // No moto: the table is the dead endpoint.
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
     let dead = DeadEndpoint::start();
     let dead_sdk = sdk(&dead.url).await;
     let started = Instant::now();
-    let (a, _) = container(&dead_sdk, &w.jwks.url(), NOW, &[]).await;
+    let (a, _) = container(&dead_sdk, &jwks.url(), NOW, &[]).await;
     let decision = decide(&a, &valid()).await;
     let elapsed = started.elapsed();
     assert_eq!(decision.outcome, Outcome::Allow);
-    assert_eq!(w.jwks.hits(), 1);
+    assert_eq!(jwks.hits(), 1);
     assert!(a.counters().get(Counter::TableErrors) >= 1);
     assert!(
         elapsed < Duration::from_millis(2500),
@@ -231,13 +232,14 @@ async fn a_slow_table_is_waited_out_at_init_and_cut_short_on_a_request() {
 /// costs under a second before the issuer is asked.
 #[tokio::test]
 async fn a_hanging_table_at_init_costs_under_a_second() {
-    let w = world(Behavior::Serve(JWKS.into())).await;
+    // No moto: the table is the dead endpoint.
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
     let dead = DeadEndpoint::start();
     let dead_sdk = sdk(&dead.url).await;
     let started = Instant::now();
-    let (a, _) = container(&dead_sdk, &w.jwks.url(), NOW, &[]).await;
+    let (a, _) = container(&dead_sdk, &jwks.url(), NOW, &[]).await;
     let elapsed = started.elapsed();
-    assert_eq!(w.jwks.hits(), 1);
+    assert_eq!(jwks.hits(), 1);
     assert_eq!(
         a.counters().get(Counter::TableErrors),
         1,
