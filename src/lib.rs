@@ -12,8 +12,8 @@
 //!
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
 //! [`admin`] is the operator CLI, `authorizer-admin`, on the same configuration.
-//! [`tls`] (with the trust anchors of [`roots`]) and [`http`] hold the process's one TLS
-//! configuration and HTTP client stack, shared by the DynamoDB tier and the JWKS fetch.
+//! [`transport`] holds the process's one TLS configuration and HTTP client stack, shared
+//! by the DynamoDB tier and the JWKS fetch.
 
 pub mod admin;
 pub mod authorizer;
@@ -23,7 +23,6 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod explain;
-pub mod http;
 pub mod jwk;
 pub mod keys;
 pub mod logging;
@@ -32,10 +31,9 @@ pub mod outcome;
 pub mod policy;
 pub mod refresh;
 pub mod revocation;
-pub mod roots;
-pub mod tls;
 pub mod token;
 pub mod token_cache;
+pub mod transport;
 pub mod verify;
 
 #[cfg(any(test, feature = "testkit"))]

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use crate::keys::Tier;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Tier};
 
 /// Counters shared by the key tiers; taken (and reset) once per invocation.
 #[derive(Debug, Default)]

@@ -1,4 +1,4 @@
-//! How a decision ended and why, as types: the log line and the metrics read these, never
+//! How a decision ended, why, and which key tier served it, as types: the log line and the metrics read these, never
 //! string literals compared elsewhere.
 
 use crate::error::TokenError;
@@ -34,6 +34,28 @@ impl Outcome {
             Self::Allow => "Allow",
             Self::Deny => "Deny",
             Self::Unauthorized => "Unauthorized",
+        }
+    }
+}
+
+/// Which tier provided the key of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Already in the container's memory.
+    Memory,
+    /// Loaded from the DynamoDB item during this lookup.
+    Table,
+    /// Fetched from the issuer's JWKS endpoint during this lookup.
+    Jwks,
+}
+
+impl Tier {
+    /// Short stable name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Table => "dynamodb",
+            Self::Jwks => "jwks",
         }
     }
 }

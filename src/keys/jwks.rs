@@ -25,9 +25,9 @@ struct Discovery {
 
 impl JwksClient {
     /// A client whose every request (connect, headers and body) is bounded by `timeout`,
-    /// over the process's one TLS configuration ([`crate::tls`]).
+    /// over the process's one TLS configuration ([`crate::transport::tls`]).
     pub fn new(timeout: Duration) -> Result<Self, UpstreamError> {
-        let tls = crate::tls::client_config().map_err(UpstreamError::Transport)?;
+        let tls = crate::transport::tls::client_config().map_err(UpstreamError::Transport)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls.as_ref().clone())
             .timeout(timeout)

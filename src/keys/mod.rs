@@ -14,7 +14,6 @@ mod memory;
 pub mod plan;
 pub mod record;
 mod source;
-mod tier;
 
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ pub use jwks::{JwksClient, MAX_DOCUMENT_BYTES};
 pub use memory::{MemoryTier, Snapshot};
 pub use record::{DiscoveryRecord, KeyRecord};
 pub use source::{KeySource, MAX_KID_LEN, SelectedKey};
-pub use tier::Tier;
+pub use crate::outcome::Tier;
 
 use crate::clock::Clock;
 use crate::config::KeySettings;

@@ -1,6 +1,6 @@
 //! The process's one TLS client configuration: rustls over aws-lc-rs (the library that
 //! also checks the JWT signatures), randomness from the kernel, and the system's roots
-//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, see [`crate::roots`]) for the DynamoDB
+//! (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, see [`super::roots`]) for the DynamoDB
 //! client and the JWKS fetch alike.
 //!
 //! Server certificates are checked by rustls' own `WebPkiServerVerifier` (chain, name,
@@ -34,7 +34,7 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 
-use crate::roots::{self, Roots};
+use super::roots::{self, Roots};
 
 /// The shared client configuration, built on first use (roots read once per process).
 ///

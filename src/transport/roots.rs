@@ -408,8 +408,8 @@ mod tests {
     use super::*;
     use rustls::pki_types::pem::PemObject;
 
-    const ONE: &str = include_str!("../tests/fixtures/tls/ca-one.pem");
-    const TWO: &str = include_str!("../tests/fixtures/tls/ca-two.pem");
+    const ONE: &str = include_str!("../../tests/fixtures/tls/ca-one.pem");
+    const TWO: &str = include_str!("../../tests/fixtures/tls/ca-two.pem");
 
     /// The store rustls-native-certs' way would build: rustls-pki-types' decoder, every
     /// certificate an anchor.

@@ -1,5 +1,5 @@
 //! The AWS SDK's HTTP client: reqwest over the process's one TLS configuration
-//! ([`crate::tls`]), so the DynamoDB calls and the JWKS fetch share one TLS stack, one
+//! ([`crate::transport::tls`]), so the DynamoDB calls and the JWKS fetch share one TLS stack, one
 //! crypto library and one root store (the SDK's default client would bring a second rustls
 //! set-up with its own root store and aws-lc's jitter-seeded RNG).
 //!
@@ -42,7 +42,7 @@ impl SdkHttpClient {
         if let Some(client) = clients.get(&timeouts) {
             return Ok(client.clone());
         }
-        let tls = crate::tls::client_config().map_err(|e| ConnectorError::other(e.into(), None))?;
+        let tls = crate::transport::tls::client_config().map_err(|e| ConnectorError::other(e.into(), None))?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls.as_ref().clone())
             .redirect(reqwest::redirect::Policy::none());
