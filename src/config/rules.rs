@@ -48,7 +48,7 @@ pub(crate) fn rules(env: &Env<'_>) -> Result<Rules, ConfigError> {
 /// Parses the `POLICY_RULES` JSON.
 pub fn parse_rules(json: &str) -> Result<Vec<Rule>, ConfigError> {
     const VAR: &str = "POLICY_RULES";
-    let value: Value = serde_json::from_str(json).map_err(|e| {
+    let value: Value = super::strict_json::parse(json).map_err(|e| {
         ConfigError::new(VAR, format!("expected a JSON array of rule objects: {e}"))
     })?;
     let Value::Array(items) = value else {
@@ -303,7 +303,11 @@ mod tests {
             ),
             (
                 r#"[{"resources":["GET/files/{uid}*"]}]"#,
-                "POLICY_RULES[0].resources[0]: \"GET/files/{uid}*\" has a placeholder touching *",
+                "POLICY_RULES[0].resources[0]: \"GET/files/{uid}*\": segment \"{uid}*\" holds a placeholder beside *",
+            ),
+            (
+                r#"[{"resources":["GET/files/{uid}-*"]}]"#,
+                "POLICY_RULES[0].resources[0]: \"GET/files/{uid}-*\": segment",
             ),
             (
                 r#"[{"resources":["*"]},{"resources":["*"]},{"resources":["*"],"scopes_any":"a"}]"#,
@@ -371,6 +375,10 @@ mod tests {
             ("POLICY_RESOURCES", "GET/files/{a}{b}"),
         ];
         assert_eq!(error_variable(&vars), "POLICY_RESOURCES");
+        for widening in ["GET/files/{uid}-*", "GET/files/{a}-{b}", "GET/x,GET/f/*.{uid}"] {
+            let vars = [COGNITO[0], COGNITO[1], ("POLICY_RESOURCES", widening)];
+            assert_eq!(error_variable(&vars), "POLICY_RESOURCES", "{widening}");
+        }
         let vars = [COGNITO[0], COGNITO[1], ("GROUPS_CLAIM", "my groups")];
         assert_eq!(error_variable(&vars), "GROUPS_CLAIM");
     }

@@ -16,7 +16,8 @@ const ROUTE_STARTS: [&str; 9] = [
 ];
 
 /// One resource template, e.g. `GET/hello/{sub}` (a `POLICY_RESOURCES` entry, or one of a
-/// rule's `resources`).
+/// rule's `resources`). A path segment holding a placeholder holds no `*` and no other
+/// placeholder, so no claim value can reach another caller's resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
@@ -65,20 +66,18 @@ impl Template {
             rest = after.get(close + 1..).unwrap_or_default();
         }
         push_literal(&mut parts, rest, raw)?;
-        // A placeholder must be bounded by literal text: `{uid}*` would let uid=1 reach
-        // /files/10, and `{a}{b}` can be filled two ways to the same path.
-        for pair in parts.windows(2) {
-            let touches = match pair {
-                [Part::Claim(_), Part::Claim(_)] => true,
-                [Part::Claim(_), Part::Literal(next)] => next.starts_with('*'),
-                [Part::Literal(before), Part::Claim(_)] => before.ends_with('*'),
-                _ => false,
-            };
-            if touches {
-                return Err(format!(
-                    "{raw:?} has a placeholder touching * or another placeholder"
-                ));
-            }
+        // A segment holding a placeholder holds nothing else a claim could stretch:
+        // `{uid}-*` would let uid=alice reach /files/alice-bob-report (user alice-bob's),
+        // and `{a}-{b}` lets two claim pairs fill the same path.
+        let widening = text.split('/').find(|segment| {
+            let placeholders = segment.matches('{').count();
+            placeholders > 1 || (placeholders == 1 && segment.contains('*'))
+        });
+        if let Some(segment) = widening {
+            return Err(format!(
+                "{raw:?}: segment {segment:?} holds a placeholder beside * or another placeholder \
+                 (a segment with a placeholder holds neither)"
+            ));
         }
         Ok(Self { parts })
     }
@@ -247,6 +246,11 @@ mod tests {
             "GET/files/*{uid}",
             "GET/files/{a}{b}",
             "*/{uid}*/x",
+            "GET/files/{uid}-*",
+            "GET/files/*.{uid}",
+            "GET/files/*x{uid}",
+            "GET/files/{a}-{b}",
+            "*/users/{a}.{b}/x",
         ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
@@ -262,11 +266,13 @@ mod tests {
     }
 
     #[test]
-    fn a_placeholder_bounded_by_literals_is_fine() {
+    fn a_placeholder_alone_in_its_segment_with_literals_is_fine() {
         for good in [
             "GET/files/{uid}/*",
             "GET/files/x{uid}.json",
-            "*/users/{a}-{b}",
+            "GET/files/{uid}.json",
+            "*/users/{a}/{b}",
+            "GET/*/{uid}/*",
         ] {
             assert!(Template::parse(good).is_ok(), "{good}");
         }
