@@ -226,6 +226,15 @@ fn issuer(
         }
     };
 
+    if issuer.contains('#') || issuer.contains(char::is_whitespace) {
+        return Err(ConfigError::new(
+            &issuer_var,
+            format!(
+                "{issuer:?} holds # or white space: an issuer is part of the keys table's item keys"
+            ),
+        ));
+    }
+
     let audience: Vec<String> = fields
         .audience
         .into_iter()
@@ -354,19 +363,24 @@ fn cognito_issuer(pool: &str) -> Result<String, String> {
     Ok(format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
 }
 
-/// Accepts `https://…`, or `http://` only to a loopback host (local endpoints in tests/demos).
+/// Accepts `https://…`, or `http://` only to a loopback host (`127.0.0.0/8`, `[::1]`,
+/// `localhost`: local endpoints in tests and demos).
 pub fn checked_url(url: &str) -> Result<String, String> {
     if let Some(rest) = url.strip_prefix("https://") {
         if !rest.is_empty() && !rest.starts_with('/') {
             return Ok(url.to_owned());
         }
     } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host = host
             .rsplit_once(':')
             .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
             .map_or(host, |(h, _)| h);
-        if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        let loopback = matches!(host, "localhost" | "[::1]")
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if loopback {
             return Ok(url.to_owned());
         }
         return Err(format!(
@@ -635,5 +649,30 @@ mod tests {
             ("JWT_AUDIENCE", "a"),
         ];
         assert_eq!(error_variable(&mixed), "JWT_ISSUERS");
+    }
+
+    #[test]
+    fn a_repeated_field_in_an_issuer_entry_is_refused() {
+        for json in [
+            r#"[{"issuer":"https://a.example","audience":["a"],"audience":["b"]}]"#,
+            r#"[{"issuer":"https://a.example","issuer":"https://b.example","audience":["a"]}]"#,
+            r#"[{"issuer":"https://a.example","audience":["a"],"algorithms":["RS256"],"algorithms":["ES256"]}]"#,
+        ] {
+            let err = load(&[("JWT_ISSUERS", json)]).unwrap_err();
+            assert_eq!(err.variable, "JWT_ISSUERS", "{json}");
+            assert!(err.to_string().contains("duplicate field"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_issuer_with_a_hash_or_white_space_is_refused() {
+        for bad in ["https://a.example/#x", "https://a.example/a b", "https://a.example/\tb"] {
+            let single = [("JWT_ISSUER", bad), ("JWKS_URL", "https://a.example/k"), ("JWT_AUDIENCE", "a")];
+            assert_eq!(error_variable(&single), "JWT_ISSUER", "{bad:?}");
+            let entry = serde_json::json!([{"issuer": bad, "jwks_url": "https://a.example/k", "audience": ["a"]}]);
+            let multi = [("JWT_ISSUERS", entry.to_string())];
+            let multi: Vec<(&str, &str)> = multi.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            assert_eq!(error_variable(&multi), "JWT_ISSUERS[0].issuer", "{bad:?}");
+        }
     }
 }

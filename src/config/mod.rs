@@ -9,6 +9,7 @@ mod issuer;
 mod keys;
 mod revocation;
 mod rules;
+mod strict_json;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
 pub use issuer::{

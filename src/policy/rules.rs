@@ -3,7 +3,7 @@
 //! holds (a rule with none always holds; a missing claim fails its condition); the
 //! answer carries every template of every rule that holds, each expanded once.
 //!
-//! The token's scopes are `scope` split on spaces plus `scp` (an array of strings, or a
+//! The token's scopes are `scope` split on ASCII spaces plus `scp` (an array of strings, or a
 //! space-separated string); its groups are `GROUPS_CLAIM` (an array of strings, or one
 //! string). `claims` conditions compare JSON values by value and type.
 
@@ -238,14 +238,16 @@ impl Rules {
     }
 }
 
-/// `scope` split on spaces, plus `scp` (an array of strings, or a space-separated string).
-pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
+/// `scope` split on ASCII spaces (U+0020, RFC 6749 §3.3: a no-break space is part of a
+/// scope, not a separator), plus `scp` (an array of strings, or a space-separated string).
+pub fn scopes<'a>(claims: &'a Map<String, Value>) -> Vec<&'a str> {
+    let split = |text: &'a str| text.split(' ').filter(|scope| !scope.is_empty());
     let mut out: Vec<&str> = Vec::new();
     if let Some(Value::String(scope)) = claims.get("scope") {
-        out.extend(scope.split_whitespace());
+        out.extend(split(scope));
     }
     match claims.get("scp") {
-        Some(Value::String(scp)) => out.extend(scp.split_whitespace()),
+        Some(Value::String(scp)) => out.extend(split(scp)),
         Some(Value::Array(items)) => out.extend(items.iter().filter_map(Value::as_str)),
         _ => {}
     }
@@ -338,6 +340,12 @@ mod tests {
     }
 
     #[test]
+    fn scopes_split_on_ascii_spaces_only() {
+        let token = claims(json!({"scope": " a  b\u{a0}c\td ", "scp": "e\u{2003}f g"}));
+        assert_eq!(scopes(&token), ["a", "b\u{a0}c\td", "e\u{2003}f", "g"]);
+    }
+
+    #[test]
     fn scopes_come_from_scope_and_scp() {
         let r = example();
         for token in [
@@ -357,6 +365,9 @@ mod tests {
             json!({"sub": "u1", "scope": ["reports:read"]}),
             json!({"sub": "u1", "scp": [1, {"a": "admin"}]}),
             json!({"sub": "u1"}),
+            json!({"sub": "u1", "scope": "openid\u{a0}reports:read"}),
+            json!({"sub": "u1", "scope": "openid\treports:read"}),
+            json!({"sub": "u1", "scp": "email\u{2003}admin"}),
         ] {
             assert_eq!(r.paths(&claims(token.clone())), ["GET/hello/u1"], "{token}");
         }
