@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::env::Env;
+use super::issuer::checked_url;
 use crate::error::ConfigError;
 
 /// How keys are fetched and cached: the JWKS bounds and the DynamoDB tier.
@@ -26,7 +27,22 @@ pub struct KeySettings {
     pub max_stale_seconds: u64,
 }
 
+/// The AWS SDK's endpoint variables, checked though the SDK reads them itself: answers
+/// from the keys table are not authenticated by SigV4, and whoever answers for the table
+/// can mint identities, so only `https://`, or `http://` to a loopback host.
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"];
+
 pub(crate) fn key_settings(env: &Env<'_>) -> Result<KeySettings, ConfigError> {
+    for var in ENDPOINT_VARIABLES {
+        if let Some(url) = env.get(var) {
+            checked_url(&url).map_err(|reason| {
+                ConfigError::new(
+                    var,
+                    format!("{reason}: the keys table is a trust anchor and SigV4 does not authenticate its answers"),
+                )
+            })?;
+        }
+    }
     let table_name = env.get("KEYS_TABLE_NAME");
     if let Some(name) = &table_name {
         let valid = (3..=255).contains(&name.len())
@@ -86,6 +102,34 @@ mod tests {
         ] {
             let vars = [COGNITO[0], COGNITO[1], (var, value)];
             assert_eq!(error_variable(&vars), var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn sdk_endpoints_are_https_or_loopback_http_with_or_without_a_table() {
+        for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"] {
+            for bad in [
+                "http://dynamodb.internal:8000",
+                "http://10.0.0.5:8000",
+                "http://127.0.0.1@evil.example",
+                "http://localhost.evil.example",
+                "ftp://127.0.0.1",
+            ] {
+                let vars = [COGNITO[0], COGNITO[1], (var, bad)];
+                assert_eq!(error_variable(&vars), var, "{var}={bad}");
+                let with_table = [vars[0], vars[1], vars[2], ("KEYS_TABLE_NAME", "jwt-keys")];
+                assert_eq!(error_variable(&with_table), var, "{var}={bad}");
+            }
+            for good in [
+                "https://dynamodb.eu-west-1.amazonaws.com",
+                "http://127.0.0.1:8000",
+                "http://127.1.2.3:8000/",
+                "http://localhost:4566",
+                "http://[::1]:8000",
+            ] {
+                let vars = [COGNITO[0], COGNITO[1], (var, good)];
+                assert!(load(&vars).is_ok(), "{var}={good}");
+            }
         }
     }
 }
