@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::record::{self, EXPIRES_AT, FETCHED_AT, Item, PK, Poison, Stored};
 use crate::error::UpstreamError;
-use crate::http::SdkHttpClient;
+use crate::transport::http::SdkHttpClient;
 
 /// Bound of establishing a connection to DynamoDB.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
@@ -52,7 +52,7 @@ pub struct KeyTable {
 
 /// Standard retries, `max_attempts` in all. Connections are never "poisoned": the SDK
 /// would mark the connection of a transient error for closure, but it cannot see the
-/// connections of the shared reqwest client ([`crate::http`]) and logs an ERROR on every
+/// connections of the shared reqwest client ([`crate::transport::http`]) and logs an ERROR on every
 /// such failure instead. Nothing is lost: hyper drops a connection whose attempt timed out
 /// or whose answer it could not parse, and one that carried a 500 is sound.
 fn retries(max_attempts: u32) -> RetryConfig {
@@ -64,7 +64,7 @@ fn retries(max_attempts: u32) -> RetryConfig {
 impl KeyTable {
     /// The table `table` with the SDK settings of the environment (region, credentials,
     /// `AWS_ENDPOINT_URL[_DYNAMODB]`) and this tier's timeouts and retries, over the
-    /// process's one HTTP client ([`crate::http`]).
+    /// process's one HTTP client ([`crate::transport::http`]).
     ///
     /// In a Lambda function the execution role's credentials are in the environment
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), where the SDK's
@@ -84,7 +84,7 @@ impl KeyTable {
     }
 
     /// The table `table` through `sdk` (tests pass an explicit endpoint), with this tier's
-    /// timeouts and retries, over the process's one HTTP client ([`crate::http`]).
+    /// timeouts and retries, over the process's one HTTP client ([`crate::transport::http`]).
     pub fn new(sdk: &aws_config::SdkConfig, table: &str) -> Self {
         let config = aws_sdk_dynamodb::config::Builder::from(sdk)
             .http_client(SdkHttpClient::shared())
@@ -152,9 +152,11 @@ impl KeyTable {
     }
 
     /// Stores `record` unless the table holds a newer usable one: the write goes through
-    /// when there is no item, when the stored one is older, poisoned in its attributes
-    /// (types, or a `fetched_at` more than 300 s ahead of `now`), or is the very poisoned
-    /// version this writer read (`replacing`). Returns whether it was written.
+    /// when there is no item, when the stored one is not newer (equal seconds replace: a
+    /// rotation fetched in the same second as the last write is stored), is poisoned in
+    /// its attributes (types, or a `fetched_at` more than 300 s ahead of `now`), or is the
+    /// very poisoned version this writer read (`replacing`). Returns whether it was
+    /// written.
     pub async fn put<T: Item>(
         &self,
         record: &T,
@@ -219,11 +221,11 @@ fn write_condition(replacing_seen: bool) -> &'static str {
     if replacing_seen {
         "attribute_not_exists(#pk) OR NOT attribute_type(#fetched, :n) \
          OR NOT attribute_type(#expires, :n) OR NOT attribute_type(#body, :s) \
-         OR #fetched < :fetched OR #fetched > :horizon OR #fetched = :seen"
+         OR #fetched <= :fetched OR #fetched > :horizon OR #fetched = :seen"
     } else {
         "attribute_not_exists(#pk) OR NOT attribute_type(#fetched, :n) \
          OR NOT attribute_type(#expires, :n) OR NOT attribute_type(#body, :s) \
-         OR #fetched < :fetched OR #fetched > :horizon"
+         OR #fetched <= :fetched OR #fetched > :horizon"
     }
 }
 
