@@ -140,7 +140,8 @@ pub enum Known {
 
 /// Whether `item` revokes a token issued at `iat` (none: issued whenever), at wall time
 /// `now`. An item counts as absent once `expires_at + skew` has passed; a subject item
-/// revokes tokens whose `iat` is earlier than `revoked_before`.
+/// revokes tokens whose `iat` is earlier than `revoked_before`; an unreadable item
+/// revokes every token at its key.
 pub fn revokes(item: &Revocation, iat: Option<f64>, now: u64, skew: u64) -> bool {
     if now >= item.expires_at().saturating_add(skew) {
         return false;
@@ -149,7 +150,7 @@ pub fn revokes(item: &Revocation, iat: Option<f64>, now: u64, skew: u64) -> bool
         Revocation::Subject { revoked_before, .. } => {
             iat.is_none_or(|iat| iat < revoked_before as f64)
         }
-        Revocation::Token { .. } => true,
+        Revocation::Token { .. } | Revocation::Unreadable { .. } => true,
     }
 }
 
@@ -332,6 +333,21 @@ mod tests {
             revokes(&token(u64::MAX), None, u64::MAX - 1, 300),
             "no overflow"
         );
+    }
+
+    #[test]
+    fn an_unreadable_item_revokes_every_token_at_its_key_until_its_expiry() {
+        let unreadable = |expires_at| Revocation::Unreadable {
+            scope: Scope::Subject,
+            expires_at,
+        };
+        let items = [(Via::Subject, current(unreadable(None)))];
+        for iat in [None, Some(1.0), Some(NOW as f64 + 100.0)] {
+            assert_eq!(verdict(iat, &items, NOW, 0), Check::Revoked(Via::Subject));
+        }
+        let items = [(Via::Subject, current(unreadable(Some(NOW + 10))))];
+        assert_eq!(verdict(None, &items, NOW + 9, 0), Check::Revoked(Via::Subject));
+        assert_eq!(verdict(None, &items, NOW + 10, 0), Check::Clear);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub fn next_round(round: u32, unprocessed: usize) -> Round {
 pub enum Revoked {
     /// The item is stored as asked (there was none, or the one there was covered by it).
     Stored(Revocation),
+    /// An unreadable item was there (it revoked every token at its key): replaced by
+    /// this one.
+    Replaced(Revocation),
     /// An item was there that the request would have narrowed: both are kept, merged.
     Widened {
         /// The item that was there.
@@ -119,9 +122,10 @@ impl DynamoStore {
                 else {
                     continue;
                 };
-                let revocation = record::parse(scope, &item).map_err(|reason| {
-                    UpstreamError::InvalidDocument(format!("revocation item {pk}: {reason}"))
-                })?;
+                let (revocation, unreadable) = record::read(scope, &item);
+                if let Some(reason) = unreadable {
+                    tracing::error!(pk = %pk, reason = %reason, "unreadable revocation item: it revokes every token at its key until rewritten (authorizer-admin revoke)");
+                }
                 found.push((pk.clone(), revocation));
             }
             asking = output
@@ -151,16 +155,19 @@ impl DynamoStore {
         let mut existing: Option<Revocation> = None;
         for _ in 0..WRITE_ATTEMPTS {
             let (write, replacing) = match existing {
-                None => (wanted, None),
+                // The plain write's condition replaces an item whose attributes are not
+                // numbers, as an unreadable one is.
+                None | Some(Revocation::Unreadable { .. }) => (wanted, None),
                 Some(stored) => match record::union(&stored, &wanted) {
                     None => return Ok(Revoked::Unchanged(stored)),
                     Some(merged) => (merged, Some(stored)),
                 },
             };
             if self.put(key, &write, replacing.as_ref()).await? {
-                return Ok(match replacing {
-                    Some(was) => Revoked::Widened { was, now: write },
-                    None => Revoked::Stored(write),
+                return Ok(match (replacing, existing) {
+                    (Some(was), _) => Revoked::Widened { was, now: write },
+                    (None, Some(Revocation::Unreadable { .. })) => Revoked::Replaced(write),
+                    (None, _) => Revoked::Stored(write),
                 });
             }
             existing = self.get(key).await?;
@@ -171,8 +178,8 @@ impl DynamoStore {
         )))
     }
 
-    /// The item stored under `key`, if any (consistent read); an unreadable one is an
-    /// error.
+    /// The item stored under `key`, if any (consistent read); one whose attributes do not
+    /// parse is [`Revocation::Unreadable`].
     pub async fn get(&self, key: &Key) -> Result<Option<Revocation>, UpstreamError> {
         let output = self
             .client
@@ -183,11 +190,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(upstream)?;
-        output
-            .item
-            .map(|item| record::parse(key.scope, &item))
-            .transpose()
-            .map_err(|reason| UpstreamError::InvalidDocument(format!("{}: {reason}", key.pk)))
+        Ok(output.item.map(|item| record::read(key.scope, &item).0))
     }
 
     /// One conditional PutItem: over nothing, an unreadable item, or an item `item`

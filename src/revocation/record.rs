@@ -5,9 +5,11 @@
 //! - `REVOKED#{iss}#jti#{jti}`: `expires_at` (N): the token with that `jti`, or every
 //!   token whose `origin_jti` is that value (Cognito: every token of one sign-in);
 //!
-//! with integer epoch seconds (`expires_at` is the table's TTL attribute). An item whose
-//! attributes don't parse is not "absent": the reader treats it as a failed lookup, so
-//! `REVOCATION_ON_ERROR` decides, and logs it.
+//! with epoch seconds (`expires_at` is the table's TTL attribute); a fraction, as
+//! `Date.now()/1000` writes, rounds up. An item whose attributes don't parse is neither
+//! "absent" nor a failed lookup: it is [`Revocation::Unreadable`], which revokes every
+//! token at its key (a revocation somebody meant never fails open), and the reader logs
+//! it as an error.
 
 use std::collections::HashMap;
 
@@ -57,6 +59,15 @@ pub enum Revocation {
         /// When the item stops counting (epoch seconds; plus `CLOCK_SKEW_SECONDS`).
         expires_at: u64,
     },
+    /// An item at this key whose attributes do not parse (`revoked_before` written as
+    /// `S`, say): it revokes every token at its key, whatever their `iat`.
+    Unreadable {
+        /// The kind of key it was found at.
+        scope: Scope,
+        /// Its `expires_at` when that much parses; `None`: it never stops counting
+        /// (DynamoDB's TTL deletes only items whose `expires_at` is a number).
+        expires_at: Option<u64>,
+    },
 }
 
 impl Revocation {
@@ -64,14 +75,16 @@ impl Revocation {
     pub fn expires_at(&self) -> u64 {
         match *self {
             Self::Subject { expires_at, .. } | Self::Token { expires_at } => expires_at,
+            Self::Unreadable { expires_at, .. } => expires_at.unwrap_or(u64::MAX),
         }
     }
 
     /// The kind of item.
     pub fn scope(&self) -> Scope {
-        match self {
+        match *self {
             Self::Subject { .. } => Scope::Subject,
             Self::Token { .. } => Scope::Token,
+            Self::Unreadable { scope, .. } => scope,
         }
     }
 }
@@ -140,20 +153,54 @@ impl Key {
 
 /// Parses the stored attributes of an item of `scope`; the error says what is wrong.
 pub fn parse(scope: Scope, item: &HashMap<String, AttributeValue>) -> Result<Revocation, String> {
-    let integer = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<u64>().ok())
-            .ok_or_else(|| format!("{name} is not an integer"))
+    let number = |name: &str| {
+        epoch_attribute(item, name).ok_or_else(|| format!("{name} is not a number of epoch seconds"))
     };
-    let expires_at = integer(EXPIRES_AT)?;
+    let expires_at = number(EXPIRES_AT)?;
     Ok(match scope {
         Scope::Subject => Revocation::Subject {
-            revoked_before: integer(REVOKED_BEFORE)?,
+            revoked_before: number(REVOKED_BEFORE)?,
             expires_at,
         },
         Scope::Token => Revocation::Token { expires_at },
     })
+}
+
+/// What an item of `scope` found at its key means: [`parse`]'s revocation, or
+/// [`Revocation::Unreadable`] with the reason it does not parse (for the error log).
+pub fn read(scope: Scope, item: &HashMap<String, AttributeValue>) -> (Revocation, Option<String>) {
+    match parse(scope, item) {
+        Ok(revocation) => (revocation, None),
+        Err(reason) => (
+            Revocation::Unreadable {
+                scope,
+                expires_at: epoch_attribute(item, EXPIRES_AT),
+            },
+            Some(reason),
+        ),
+    }
+}
+
+/// The attribute `name` as epoch seconds: an `N` of decimal digits, a fraction rounding
+/// up (`1800000000.25` is `1800000001`: an item is never read as ending, or as revoking,
+/// earlier than written). Anything else (another type, a sign, an exponent, a value past
+/// `u64`) is `None`.
+pub fn epoch_attribute(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    epoch_seconds(item.get(name)?.as_n().ok()?)
+}
+
+fn epoch_seconds(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let seconds = whole.parse::<u64>().ok()?;
+    if fraction.bytes().any(|b| b != b'0') {
+        seconds.checked_add(1)
+    } else {
+        Some(seconds)
+    }
 }
 
 /// The attributes of the item `revocation` stored under `pk`.
@@ -165,7 +212,7 @@ pub fn attributes(pk: &str, revocation: &Revocation) -> HashMap<String, Attribut
             AttributeValue::N(revocation.expires_at().to_string()),
         ),
     ]);
-    if let Revocation::Subject { revoked_before, .. } = revocation {
+    if let Revocation::Subject { revoked_before, .. } = *revocation {
         item.insert(
             REVOKED_BEFORE.to_owned(),
             AttributeValue::N(revoked_before.to_string()),
@@ -247,12 +294,14 @@ mod tests {
         let item = HashMap::from([(EXPIRES_AT.to_owned(), n(200))]);
         assert_eq!(
             parse(Scope::Subject, &item),
-            Err("revoked_before is not an integer".into())
+            Err("revoked_before is not a number of epoch seconds".into())
         );
         for bad in [
             AttributeValue::S("200".into()),
-            AttributeValue::N("1.5".into()),
             AttributeValue::N("-1".into()),
+            AttributeValue::N("1e9".into()),
+            AttributeValue::N(".5".into()),
+            AttributeValue::N("99999999999999999999".into()),
         ] {
             let item = HashMap::from([
                 (EXPIRES_AT.to_owned(), bad.clone()),
@@ -260,9 +309,55 @@ mod tests {
             ]);
             assert_eq!(
                 parse(Scope::Token, &item),
-                Err("expires_at is not an integer".into()),
+                Err("expires_at is not a number of epoch seconds".into()),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_fraction_rounds_up() {
+        let item = |before: &str, expires: &str| {
+            HashMap::from([
+                (REVOKED_BEFORE.to_owned(), AttributeValue::N(before.into())),
+                (EXPIRES_AT.to_owned(), AttributeValue::N(expires.into())),
+            ])
+        };
+        assert_eq!(
+            parse(Scope::Subject, &item("1800000000.001", "1800086400.9")),
+            Ok(Revocation::Subject {
+                revoked_before: 1_800_000_001,
+                expires_at: 1_800_086_401
+            })
+        );
+        assert_eq!(
+            parse(Scope::Subject, &item("1800000000.000", "7")),
+            Ok(Revocation::Subject {
+                revoked_before: 1_800_000_000,
+                expires_at: 7
+            })
+        );
+    }
+
+    #[test]
+    fn an_item_that_does_not_parse_reads_as_unreadable_and_keeps_its_expiry() {
+        let item = HashMap::from([
+            (REVOKED_BEFORE.to_owned(), AttributeValue::S("now".into())),
+            (EXPIRES_AT.to_owned(), n(500)),
+        ]);
+        assert_eq!(
+            read(Scope::Subject, &item),
+            (
+                Revocation::Unreadable {
+                    scope: Scope::Subject,
+                    expires_at: Some(500)
+                },
+                Some("revoked_before is not a number of epoch seconds".into())
+            )
+        );
+        let item = HashMap::from([(EXPIRES_AT.to_owned(), AttributeValue::S("x".into()))]);
+        let (unreadable, _) = read(Scope::Token, &item);
+        assert_eq!(unreadable.expires_at(), u64::MAX, "never ends by itself");
+        assert_eq!(unreadable.scope(), Scope::Token);
     }
 }

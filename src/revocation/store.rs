@@ -15,7 +15,7 @@ pub type Lookup<'a> =
 /// A source of revocation items.
 pub trait RevocationStore: Send + Sync {
     /// Reads `keys` (at most three, distinct) in one round trip. An item that exists
-    /// but does not parse is an error, never "absent".
+    /// but does not parse is [`Revocation::Unreadable`], never "absent" nor an error.
     fn lookup<'a>(&'a self, keys: &'a [Key]) -> Lookup<'a>;
 }
 
