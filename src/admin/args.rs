@@ -10,12 +10,14 @@ usage: authorizer-admin COMMAND [OPTIONS]
 Runs with the authorizer's environment (COGNITO_USER_POOL_ID or JWT_ISSUER or JWT_ISSUERS,
 JWT_AUDIENCE, KEYS_TABLE_NAME, AWS_REGION, credentials, AWS_ENDPOINT_URL...).
 
-  revoke --subject SUB [--issuer ISS] [--before EPOCH] [--ttl SECONDS]
-      refuse SUB's tokens issued before EPOCH (default: now), until EPOCH + SECONDS
-      (default 86400)
-  revoke --jti JTI --until EPOCH [--issuer ISS]
+  revoke --subject SUB [--issuer ISS] [--before EPOCH] [--ttl SECONDS] [--dry-run]
+      refuse SUB's tokens issued before EPOCH (default: now + 1 + CLOCK_SKEW_SECONDS, so
+      a token issued this second, or by an issuer whose clock runs ahead, is covered;
+      at most a day ahead), until EPOCH + SECONDS (default 86400)
+  revoke --jti JTI --until EPOCH [--issuer ISS] [--dry-run]
       refuse the token whose jti (or Cognito origin_jti: its whole sign-in) is JTI, until
-      EPOCH (the token's exp)
+      EPOCH: the token's exp; for an origin_jti, the refresh token's expiry (every token
+      refreshed from that sign-in shares it, up to the refresh token's lifetime)
   keys
       list the key-tier items of KEYS_TABLE_NAME: kids, fetched_at, expires_at, live or
       stale, unusable or poisoned
@@ -24,7 +26,8 @@ JWT_AUDIENCE, KEYS_TABLE_NAME, AWS_REGION, credentials, AWS_ENDPOINT_URL...).
       print every step
 
 --issuer defaults to the only configured issuer. A revoke never narrows a revocation
-already stored. Exit status: 0 done, 1 the table or the command failed, 2 bad arguments
+already stored. --dry-run prints the item and writes nothing. EPOCH is whole seconds
+(10^11 or more is refused: milliseconds by mistake). Exit status: 0 done, 1 the table or the command failed, 2 bad arguments
 or configuration.
 ";
 
@@ -48,7 +51,13 @@ pub struct RevokeArgs {
     pub target: Target,
     /// `--issuer` (default: the only configured one).
     pub issuer: Option<String>,
+    /// `--dry-run`: print the item, write nothing.
+    pub dry_run: bool,
 }
+
+/// The first epoch that is surely milliseconds (or worse): 10^11 seconds is the year
+/// 5138, while epoch milliseconds have had 12 digits since 1973.
+pub const MAX_EPOCH: u64 = 100_000_000_000;
 
 /// What a revoke names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +66,7 @@ pub enum Target {
     Subject {
         /// The `sub` claim.
         subject: String,
-        /// `revoked_before` (default: now).
+        /// `revoked_before` (default: now + 1 + `CLOCK_SKEW_SECONDS`).
         before: Option<u64>,
         /// Lifetime of the item past `revoked_before` (default 86400).
         ttl: Option<u64>,
@@ -109,20 +118,27 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         "revoke" => revoke(&options(
             rest,
             &["subject", "jti", "issuer", "before", "ttl", "until"],
+            &["dry-run"],
         )?),
         "keys" => {
-            options(rest, &[])?;
+            options(rest, &[], &[])?;
             Ok(Command::Keys)
         }
-        "explain" => explain(&options(rest, &["event", "token", "route"])?),
+        "explain" => explain(&options(rest, &["event", "token", "route"], &[])?),
         other => Err(usage(format!(
             "unknown command {other:?}: expected revoke, keys or explain"
         ))),
     }
 }
 
-/// `--name value` or `--name=value` pairs, each name at most once and among `known`.
-fn options(args: &[String], known: &[&str]) -> Result<Vec<(String, String)>, UsageError> {
+/// `--name value` or `--name=value` pairs, each name at most once and among `known`,
+/// and the `flags` (`--name` alone, read as the value `true`). A value with white space
+/// around it is refused: `--subject ' alice'` would revoke nobody.
+fn options(
+    args: &[String],
+    known: &[&str],
+    flags: &[&str],
+) -> Result<Vec<(String, String)>, UsageError> {
     let mut parsed: Vec<(String, String)> = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -133,21 +149,29 @@ fn options(args: &[String], known: &[&str]) -> Result<Vec<(String, String)>, Usa
             Some((name, value)) => (name, Some(value.to_owned())),
             None => (option, None),
         };
-        if !known.contains(&name) {
+        let flag = flags.contains(&name);
+        if !flag && !known.contains(&name) {
             return Err(usage(format!("unknown option --{name}")));
         }
         if parsed.iter().any(|(n, _)| n == name) {
             return Err(usage(format!("--{name} is given twice")));
         }
-        let value = match value {
-            Some(value) => value,
-            None => match rest.next() {
+        let value = match (flag, value) {
+            (true, None) => "true".to_owned(),
+            (true, Some(_)) => return Err(usage(format!("--{name} takes no value"))),
+            (false, Some(value)) => value,
+            (false, None) => match rest.next() {
                 Some(value) if !value.starts_with("--") => value.clone(),
                 _ => return Err(usage(format!("--{name} needs a value"))),
             },
         };
         if value.trim().is_empty() {
             return Err(usage(format!("--{name} needs a non-empty value")));
+        }
+        if value.trim() != value {
+            return Err(usage(format!(
+                "--{name} {value:?} has white space around it"
+            )));
         }
         parsed.push((name.to_owned(), value));
     }
@@ -161,17 +185,31 @@ fn get<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn epoch(options: &[(String, String)], name: &str) -> Result<Option<u64>, UsageError> {
+/// A whole number of seconds (a `--ttl`).
+fn seconds(options: &[(String, String)], name: &str) -> Result<Option<u64>, UsageError> {
     get(options, name)
         .map(|raw| {
             raw.parse::<u64>()
-                .map_err(|_| usage(format!("--{name} expects whole epoch seconds, got {raw:?}")))
+                .map_err(|_| usage(format!("--{name} expects whole seconds, got {raw:?}")))
         })
         .transpose()
 }
 
+/// Whole epoch seconds, below [`MAX_EPOCH`].
+fn epoch(options: &[(String, String)], name: &str) -> Result<Option<u64>, UsageError> {
+    let value = seconds(options, name)
+        .map_err(|_| usage(format!("--{name} expects whole epoch seconds")))?;
+    match value {
+        Some(epoch) if epoch >= MAX_EPOCH => Err(usage(format!(
+            "--{name} {epoch} is 10^11 or more: epoch milliseconds? it expects seconds"
+        ))),
+        _ => Ok(value),
+    }
+}
+
 fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
     let issuer = get(options, "issuer").map(str::to_owned);
+    let dry_run = get(options, "dry-run").is_some();
     let only = |allowed: &[&str], what: &str| {
         options
             .iter()
@@ -186,8 +224,8 @@ fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
         }
         (None, None) => return Err(usage("revoke needs --subject SUB or --jti JTI")),
         (Some(subject), None) => {
-            only(&["subject", "issuer", "before", "ttl"], "--subject")?;
-            let ttl = epoch(options, "ttl").map_err(|_| usage("--ttl expects whole seconds"))?;
+            only(&["subject", "issuer", "before", "ttl", "dry-run"], "--subject")?;
+            let ttl = seconds(options, "ttl")?;
             if ttl == Some(0) {
                 return Err(usage("--ttl must be at least 1 second"));
             }
@@ -198,7 +236,7 @@ fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
             }
         }
         (None, Some(jti)) => {
-            only(&["jti", "issuer", "until"], "--jti")?;
+            only(&["jti", "issuer", "until", "dry-run"], "--jti")?;
             let until = epoch(options, "until")?
                 .ok_or_else(|| usage("revoke --jti needs --until EPOCH (the token's exp)"))?;
             Target::Token {
@@ -207,7 +245,11 @@ fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
             }
         }
     };
-    Ok(Command::Revoke(RevokeArgs { target, issuer }))
+    Ok(Command::Revoke(RevokeArgs {
+        target,
+        issuer,
+        dry_run,
+    }))
 }
 
 fn explain(options: &[(String, String)]) -> Result<Command, UsageError> {
@@ -281,7 +323,8 @@ mod tests {
                     before: None,
                     ttl: None
                 },
-                issuer: None
+                issuer: None,
+                dry_run: false
             })
         );
         assert_eq!(
@@ -292,7 +335,8 @@ mod tests {
                     before: Some(1_800_000_000),
                     ttl: Some(60)
                 },
-                issuer: Some("https://i".into())
+                issuer: Some("https://i".into()),
+                dry_run: false
             })
         );
     }
@@ -306,10 +350,53 @@ mod tests {
                     jti: "j-1".into(),
                     until: 1_800_003_600
                 },
-                issuer: None
+                issuer: None,
+                dry_run: false
             })
         );
         assert!(err("revoke --jti j-1").contains("--until"));
+    }
+
+    #[test]
+    fn dry_run_is_a_flag_of_both_revokes() {
+        for line in [
+            "revoke --subject alice --dry-run",
+            "revoke --dry-run --jti j --until 1800003600",
+        ] {
+            let Command::Revoke(args) = run(line).unwrap() else {
+                panic!("{line}");
+            };
+            assert!(args.dry_run, "{line}");
+        }
+        assert!(err("revoke --subject a --dry-run=yes").contains("--dry-run takes no value"));
+        assert!(err("revoke --subject a --dry-run --dry-run").contains("given twice"));
+        assert!(err("keys --dry-run").contains("unknown option --dry-run"));
+    }
+
+    #[test]
+    fn milliseconds_by_mistake_are_refused() {
+        for line in [
+            "revoke --subject a --before 1800000000000",
+            "revoke --jti a --until 1800000000000",
+            "revoke --jti a --until 100000000000",
+        ] {
+            assert!(err(line).contains("milliseconds"), "{line}");
+        }
+        assert!(run("revoke --jti a --until 99999999999").is_ok());
+    }
+
+    #[test]
+    fn values_with_white_space_around_them_are_refused() {
+        for args in [
+            ["revoke", "--subject", " alice"],
+            ["revoke", "--subject", "alice "],
+            ["revoke", "--subject", "alice\t"],
+            ["revoke", "--subject=\nalice", "--dry-run"],
+        ] {
+            let args: Vec<String> = args.map(str::to_owned).to_vec();
+            let message = parse(&args).unwrap_err().0;
+            assert!(message.contains("white space"), "{args:?}: {message}");
+        }
     }
 
     #[test]
@@ -335,10 +422,7 @@ mod tests {
             ),
             ("revoke --subject a --before -5", "--before expects"),
             ("revoke --subject a --ttl 0", "--ttl must be at least 1"),
-            (
-                "revoke --subject a --ttl 1.5",
-                "--ttl expects whole seconds",
-            ),
+            ("revoke --subject a --ttl 1.5", "--ttl expects whole seconds"),
             ("revoke --jti a --until 1e9", "--until expects"),
             ("revoke --subject", "--subject needs a value"),
             ("revoke --subject --jti x", "--subject needs a value"),
@@ -413,10 +497,14 @@ mod tests {
         }
         assert!(err("").contains("missing command"));
         assert!(err("revokee").contains("unknown command"));
+        assert!(USAGE.contains(
+            "revoke --subject SUB [--issuer ISS] [--before EPOCH] [--ttl SECONDS] [--dry-run]"
+        ));
+        assert!(USAGE.contains("revoke --jti JTI --until EPOCH [--issuer ISS] [--dry-run]"));
         assert!(
-            USAGE.contains("revoke --subject SUB [--issuer ISS] [--before EPOCH] [--ttl SECONDS]")
+            USAGE.contains("for an origin_jti, the refresh token's expiry"),
+            "the help says what --until means for a Cognito sign-in"
         );
-        assert!(USAGE.contains("revoke --jti JTI --until EPOCH [--issuer ISS]"));
         assert!(USAGE.contains("explain [--event FILE | --token TOKEN --route 'METHOD /path']"));
     }
 }

@@ -1,7 +1,8 @@
 //! `authorizer-admin revoke`: the item is planned by pure functions (which issuer, the
-//! defaults, nothing already past), written with the conditional write of
-//! [`DynamoStore::revoke`] (which never narrows a revocation already stored), and
-//! reported in one line saying what was stored.
+//! defaults, nothing already past, nothing implausibly far ahead), written with the
+//! conditional write of [`DynamoStore::revoke`] (which never narrows a revocation already
+//! stored) and reported in one line saying what was stored; or, with `--dry-run`, printed
+//! as the DynamoDB item it would write, and not written.
 
 use std::io::Write;
 
@@ -10,11 +11,16 @@ use super::args::{RevokeArgs, Target};
 use super::format::epoch;
 use crate::config::Config;
 use crate::keys::KeyTable;
-use crate::revocation::{DynamoStore, Key, Revocation, Revoked, Scope};
+use crate::revocation::{DynamoStore, Key, Revocation, Revoked, Scope, record};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value, json};
 
 /// How long a subject item lasts past its `revoked_before` by default: a day, longer
 /// than any Cognito or Okta access or ID token lives.
 pub const DEFAULT_TTL_SECONDS: u64 = 86_400;
+/// How far ahead of now a `--before` may lie: a day. Further would refuse the subject's
+/// fresh sign-ins for that long, which is a lock-out, not a sign-out.
+pub const MAX_BEFORE_AHEAD_SECONDS: u64 = 86_400;
 
 /// The item a revoke writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +54,13 @@ pub fn issuer<'a>(config: &'a Config, asked: Option<&str>) -> Result<&'a str, Ad
     }
 }
 
-/// The item for `args` of `issuer` at wall time `now`: a subject item revokes tokens
-/// issued before `--before` (default now) until `--before` + `--ttl` (default a day); a
-/// token item lasts until `--until`. An item that would already be past is refused:
-/// it would revoke nothing.
-pub fn plan(args: &RevokeArgs, issuer: &str, now: u64) -> Result<Plan, AdminError> {
+/// The item for `args` of `issuer` at wall time `now`, `skew` being
+/// `CLOCK_SKEW_SECONDS`: a subject item revokes tokens issued before `--before` (default
+/// now + 1 + skew, so a token issued this second, or by an issuer whose clock runs ahead
+/// within the skew, is covered; at most a day ahead) until `--before` + `--ttl` (default a
+/// day); a token item lasts until `--until`. An item that would already be past is
+/// refused: it would revoke nothing.
+pub fn plan(args: &RevokeArgs, issuer: &str, now: u64, skew: u64) -> Result<Plan, AdminError> {
     let too_long = |option: &str| {
         AdminError::Invalid(format!(
             "--{option} is too long for a DynamoDB key (2048 bytes with the REVOKED#{{iss}} prefix)"
@@ -64,7 +72,13 @@ pub fn plan(args: &RevokeArgs, issuer: &str, now: u64) -> Result<Plan, AdminErro
             before,
             ttl,
         } => {
-            let revoked_before = before.unwrap_or(now);
+            let revoked_before = before.unwrap_or(now.saturating_add(1).saturating_add(skew));
+            if revoked_before > now.saturating_add(MAX_BEFORE_AHEAD_SECONDS) {
+                return Err(AdminError::Invalid(format!(
+                    "--before {} is more than a day ahead: it would refuse the subject's new sign-ins until then",
+                    epoch(revoked_before)
+                )));
+            }
             let expires_at = revoked_before.saturating_add(ttl.unwrap_or(DEFAULT_TTL_SECONDS));
             if expires_at <= now {
                 return Err(AdminError::Invalid(format!(
@@ -114,6 +128,9 @@ fn refuses(item: &Revocation) -> String {
                 epoch(expires_at)
             )
         }
+        Revocation::Unreadable { .. } => {
+            "an unreadable item refused every token at this key".to_owned()
+        }
     }
 }
 
@@ -121,6 +138,11 @@ fn refuses(item: &Revocation) -> String {
 pub fn report(plan: &Plan, outcome: &Revoked) -> String {
     match outcome {
         Revoked::Stored(item) => format!("revoked: {}: {}", plan.key.pk, refuses(item)),
+        Revoked::Replaced(item) => format!(
+            "revoked: {}: {} (replacing an unreadable item, which refused every token at this key)",
+            plan.key.pk,
+            refuses(item)
+        ),
         Revoked::Widened { was, now } => format!(
             "widened: {}: {} (it held: {}; a revoke never narrows one)",
             plan.key.pk,
@@ -135,6 +157,20 @@ pub fn report(plan: &Plan, outcome: &Revoked) -> String {
     }
 }
 
+/// The item a revoke would write, as DynamoDB JSON (what `aws dynamodb put-item --item`
+/// takes).
+pub fn dry_run_item(plan: &Plan) -> Value {
+    let item: Map<String, Value> = record::attributes(&plan.key.pk, &plan.item)
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            AttributeValue::S(s) => Some((name, json!({ "S": s }))),
+            AttributeValue::N(n) => Some((name, json!({ "N": n }))),
+            _ => None,
+        })
+        .collect();
+    Value::Object(item)
+}
+
 /// Runs `revoke` against `table` at wall time `now`, reporting to `out`.
 pub async fn run(
     args: &RevokeArgs,
@@ -144,7 +180,17 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), AdminError> {
     let issuer = issuer(config, args.issuer.as_deref())?;
-    let plan = plan(args, issuer, now)?;
+    let plan = plan(args, issuer, now, config.clock_skew_seconds)?;
+    if args.dry_run {
+        let item = dry_run_item(&plan);
+        return writeln!(
+            out,
+            "dry run, nothing written: {}: {}\n{item}",
+            plan.key.pk,
+            refuses(&plan.item)
+        )
+        .map_err(AdminError::output);
+    }
     let outcome = DynamoStore::new(table)
         .revoke(&plan.key, plan.item)
         .await
@@ -181,27 +227,59 @@ mod tests {
                 ttl,
             },
             issuer: None,
+            dry_run: false,
         }
     }
 
     #[test]
-    fn a_subject_item_defaults_to_now_and_a_day() {
-        let plan = plan(&subject(None, None), "https://i", NOW).unwrap();
+    fn a_subject_item_defaults_to_the_next_second_plus_the_skew_and_a_day() {
+        let plan = plan(&subject(None, None), "https://i", NOW, 0).unwrap();
         assert_eq!(plan.key.pk, "REVOKED#https://i#sub#alice");
         assert_eq!(
             plan.item,
             Revocation::Subject {
-                revoked_before: NOW,
-                expires_at: NOW + 86_400
-            }
+                revoked_before: NOW + 1,
+                expires_at: NOW + 1 + 86_400
+            },
+            "a token issued in this very second is covered"
         );
-        let plan = super::plan(&subject(Some(NOW - 100), Some(3600)), "https://i", NOW).unwrap();
+        let skewed = super::plan(&subject(None, None), "https://i", NOW, 30).unwrap();
+        assert_eq!(
+            skewed.item,
+            Revocation::Subject {
+                revoked_before: NOW + 31,
+                expires_at: NOW + 31 + 86_400
+            },
+            "a token from an issuer whose clock runs ahead within the skew is covered"
+        );
+        let plan =
+            super::plan(&subject(Some(NOW - 100), Some(3600)), "https://i", NOW, 0).unwrap();
         assert_eq!(plan.item.expires_at(), NOW + 3500);
     }
 
     #[test]
+    fn a_before_more_than_a_day_ahead_is_refused() {
+        assert!(plan(&subject(Some(NOW + 86_400), None), "i", NOW, 0).is_ok());
+        let err = plan(&subject(Some(NOW + 86_401), None), "i", NOW, 0).unwrap_err();
+        assert!(err.to_string().contains("more than a day ahead"), "{err}");
+    }
+
+    #[test]
+    fn a_dry_run_prints_the_dynamodb_item() {
+        let plan = plan(&subject(None, None), "https://i", NOW, 0).unwrap();
+        assert_eq!(
+            dry_run_item(&plan),
+            serde_json::json!({
+                "PK": {"S": "REVOKED#https://i#sub#alice"},
+                "expires_at": {"N": "1800086401"},
+                "revoked_before": {"N": "1800000001"}
+            })
+        );
+    }
+
+    #[test]
     fn an_item_already_past_is_refused() {
-        let err = plan(&subject(Some(NOW - 100), Some(100)), "i", NOW).unwrap_err();
+        let err = plan(&subject(Some(NOW - 100), Some(100)), "i", NOW, 0).unwrap_err();
         assert!(err.to_string().contains("already past"), "{err}");
         let token = |until| RevokeArgs {
             target: Target::Token {
@@ -209,10 +287,11 @@ mod tests {
                 until,
             },
             issuer: None,
+            dry_run: false,
         };
-        assert!(plan(&token(NOW), "i", NOW).is_err());
+        assert!(plan(&token(NOW), "i", NOW, 0).is_err());
         assert_eq!(
-            plan(&token(NOW + 1), "i", NOW).unwrap().item,
+            plan(&token(NOW + 1), "i", NOW, 0).unwrap().item,
             Revocation::Token {
                 expires_at: NOW + 1
             }
@@ -224,9 +303,10 @@ mod tests {
                 ttl: None,
             },
             issuer: None,
+            dry_run: false,
         };
         assert!(
-            plan(&long, "i", NOW)
+            plan(&long, "i", NOW, 0)
                 .unwrap_err()
                 .to_string()
                 .contains("too long")
@@ -257,13 +337,15 @@ mod tests {
 
     #[test]
     fn the_report_says_what_was_stored() {
-        let plan = plan(&subject(None, None), "https://i", NOW).unwrap();
+        let plan = plan(&subject(Some(NOW), None), "https://i", NOW, 0).unwrap();
         let stored = report(&plan, &Revoked::Stored(plan.item));
         assert_eq!(
             stored,
             "revoked: REVOKED#https://i#sub#alice: tokens issued before 1800000000 \
              (2027-01-15T08:00:00Z) are refused until 1800086400 (2027-01-16T08:00:00Z)"
         );
+        let replaced = report(&plan, &Revoked::Replaced(plan.item));
+        assert!(replaced.contains("replacing an unreadable item"), "{replaced}");
         let older = Revocation::Subject {
             revoked_before: NOW + 10,
             expires_at: NOW + 999_999,
