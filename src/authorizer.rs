@@ -113,14 +113,6 @@ impl Authorizer {
         table: Option<KeyTable>,
         store: Option<Arc<dyn RevocationStore>>,
     ) -> Result<Self, UpstreamError> {
-        if config.decision.simple_answers_may_be_reused_wrongly() {
-            tracing::warn!(
-                "HTTP_API_RESPONSE=simple with grants that vary by route or caller: an HTTP API caches an \
-                 answer by identity source alone, so one route's isAuthorized: true could be reused for \
-                 another; turn the HTTP API authorizer's cache off (TTL 0) or set HTTP_API_RESPONSE=iam \
-                 (docs/decisions.md)"
-            );
-        }
         let counters = Arc::new(Counters::default());
         let revocations = config.revocation.zip(store).map(|(settings, store)| {
             Revocations::new(

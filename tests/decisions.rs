@@ -144,11 +144,48 @@ async fn deny_mode_deny_answers_an_explicit_deny_on_the_stage() {
     assert_eq!(answer["context"], json!({}));
 }
 
+/// Simple HTTP API answers for the per-user test templates: allowed only with the
+/// authorizer's result cache declared off.
+const SIMPLE_WITHOUT_CACHE: [(&str, &str); 2] =
+    [("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "off")];
+
+/// Finding 3 of the security review: with per-user templates and simple answers, API
+/// Gateway's cache (keyed by identity source alone) let alice's `isAuthorized: true` for
+/// `/hello/alice` serve `/hello/bob`. The default is `auto` now: IAM answers here, which
+/// carry alice's own resources only, and simple answers where every token gets every route.
+#[tokio::test]
+async fn http_api_answers_default_to_iam_for_per_user_grants_and_simple_for_star() {
+    let jwks = server();
+    let token = mint(FixtureKey::Rsa, &claims("alice-1"));
+    let (per_user, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let answer = as_json(
+        &per_user
+            .decide(&(event(Kind::HttpApi, &token, "alice-1")).to_string())
+            .await
+            .answer,
+    );
+    assert_eq!(answer.get("isAuthorized"), None, "{answer}");
+    assert_eq!(
+        answer["policyDocument"]["Statement"][0]["Resource"],
+        json!(["arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/GET/hello/alice-1",
+               "arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/$connect"])
+    );
+    let (everything, _) =
+        build_authorizer(&config(&jwks.url(), &[("POLICY_RESOURCES", "*")])).await;
+    let answer = as_json(
+        &everything
+            .decide(&(event(Kind::HttpApi, &token, "bob-2")).to_string())
+            .await
+            .answer,
+    );
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+}
+
 #[tokio::test]
 async fn http_api_never_uses_deny_mode() {
     let jwks = server();
     let forged = mint(FixtureKey::RsaForeign, &claims("alice-1"));
-    let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let (simple, _) = build_authorizer(&config(&jwks.url(), &SIMPLE_WITHOUT_CACHE)).await;
     let answer = as_json(
         &simple
             .decide(&(event(Kind::HttpApi, &forged, "alice-1")).to_string())
@@ -177,7 +214,7 @@ async fn http_api_never_uses_deny_mode() {
 async fn http_api_simple_answer_matches_the_route_and_iam_lists_resources() {
     let jwks = server();
     let token = mint(FixtureKey::Rsa, &claims("alice-1"));
-    let (simple, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let (simple, _) = build_authorizer(&config(&jwks.url(), &SIMPLE_WITHOUT_CACHE)).await;
     let answer = as_json(
         &simple
             .decide(&(event(Kind::HttpApi, &token, "alice-1")).to_string())

@@ -23,7 +23,15 @@ const RULES: &str = r#"[
 
 async fn setup() -> (jwt_authorizer::Authorizer, JwksServer) {
     let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
-    let config = config(&jwks.url(), &[("POLICY_RULES", RULES)]);
+    let simple_without_cache = [("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "off")];
+    let config = config(
+        &jwks.url(),
+        &[
+            ("POLICY_RULES", RULES),
+            simple_without_cache[0],
+            simple_without_cache[1],
+        ],
+    );
     let (authorizer, _) = build_authorizer(&config).await;
     (authorizer, jwks)
 }

@@ -10,14 +10,18 @@
 //! the configuration read;
 //! an accepted configuration holds what SPEC.md promises (at least one issuer, each with
 //! an audience, distinct `iss`; HS256 only with a secret of 32 bytes or more and never
-//! with a JWKS; skew at most 300 s; every template prints back to itself); reading the
-//! same environment twice gives the same result.
+//! with a JWKS; skew at most 300 s; every template prints back to itself; no issuer with
+//! `#` or white space; simple HTTP API answers only for grants of every route to every
+//! token, or with `HTTP_API_CACHE=off`); reading the same environment twice gives the
+//! same result.
 #![no_main]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use jwt_authorizer::config::{KeySourceConfig, MIN_HS256_SECRET_BYTES, RefresherConfig};
+use jwt_authorizer::config::{
+    HttpApiResponse, KeySourceConfig, MIN_HS256_SECRET_BYTES, RefresherConfig,
+};
 use jwt_authorizer::jwk::Algorithm;
 use jwt_authorizer::policy::Template;
 use jwt_authorizer::{Config, ConfigError};
@@ -92,7 +96,21 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(Template::parse(&t.to_string()).as_ref(), Ok(t), "{t}");
                 }
             }
-            let _ = decision.simple_answers_may_be_reused_wrongly();
+            // Simple HTTP API answers only where API Gateway's cache, keyed by identity
+            // source alone, cannot carry one route's answer to another.
+            if decision.http_api_response == HttpApiResponse::Simple
+                && !decision.rules.grant_every_route_to_every_token()
+            {
+                let cache = env.get("HTTP_API_CACHE").map(|v| v.trim().to_ascii_lowercase());
+                assert_eq!(cache.as_deref(), Some("off"), "simple answers with narrower grants");
+            }
+            for issuer in &config.issuers {
+                assert!(
+                    !issuer.issuer.contains('#') && !issuer.issuer.contains(char::is_whitespace),
+                    "an issuer is part of item keys: {:?}",
+                    issuer.issuer
+                );
+            }
         }
     }
 

@@ -15,12 +15,21 @@ pub enum DenyMode {
     Deny,
 }
 
-/// HTTP API (payload 2.0) answer format (`HTTP_API_RESPONSE`).
+/// HTTP API (payload 2.0) answer format, as resolved from `HTTP_API_RESPONSE` and
+/// `HTTP_API_CACHE` (see [`http_api_response`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpApiResponse {
-    /// `{"isAuthorized": …, "context": …}` (default).
+    /// `{"isAuthorized": …, "context": …}`.
     Simple,
     /// An IAM policy.
+    Iam,
+}
+
+/// What `HTTP_API_RESPONSE` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Auto,
+    Simple,
     Iam,
 }
 
@@ -38,17 +47,35 @@ pub struct DecisionConfig {
     pub token_sources: Vec<TokenSource>,
     /// `DENY_MODE` (default `unauthorized`).
     pub deny_mode: DenyMode,
-    /// `HTTP_API_RESPONSE` (default `simple`).
+    /// The HTTP API answer: `HTTP_API_RESPONSE` (default `auto`) resolved against the
+    /// rules and `HTTP_API_CACHE`.
     pub http_api_response: HttpApiResponse,
 }
 
-impl DecisionConfig {
-    /// Whether HTTP API simple answers meet grants that vary by route or caller: API
-    /// Gateway caches an HTTP API answer by identity source alone, so an `isAuthorized:
-    /// true` for one route would be reused for another within the result TTL, unless the
-    /// authorizer cache is off.
-    pub fn simple_answers_may_be_reused_wrongly(&self) -> bool {
-        self.http_api_response == HttpApiResponse::Simple && self.rules.vary_by_route_or_caller()
+/// The HTTP API answer format. API Gateway caches an HTTP API answer by identity source
+/// alone, so a simple `isAuthorized: true` for `/hello/alice` would serve `/hello/bob`
+/// within the result TTL: `auto` answers simply only when every valid token is granted
+/// every route (a `*` template and no rule with a condition), else with IAM; an explicit
+/// `simple` with narrower or token-dependent grants is refused unless `HTTP_API_CACHE=off`
+/// declares the authorizer's cache off.
+fn http_api_response(
+    asked: Asked,
+    cache_off: bool,
+    rules: &Rules,
+) -> Result<HttpApiResponse, ConfigError> {
+    let uniform = rules.grant_every_route_to_every_token();
+    match asked {
+        Asked::Iam => Ok(HttpApiResponse::Iam),
+        Asked::Auto if uniform => Ok(HttpApiResponse::Simple),
+        Asked::Auto => Ok(HttpApiResponse::Iam),
+        Asked::Simple if uniform || cache_off => Ok(HttpApiResponse::Simple),
+        Asked::Simple => Err(ConfigError::new(
+            "HTTP_API_RESPONSE",
+            "simple answers with grants narrower than * or that depend on the token need the \
+             HTTP API authorizer's result cache off (TTL 0) and HTTP_API_CACHE=off: API Gateway \
+             caches an answer by identity source alone, so one route's isAuthorized: true would \
+             serve another; or use auto or iam",
+        )),
     }
 }
 
@@ -77,6 +104,17 @@ pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
         }
         None => TokenSource::defaults(),
     };
+    let asked = env.choice(
+        "HTTP_API_RESPONSE",
+        Asked::Auto,
+        &[
+            ("auto", Asked::Auto),
+            ("simple", Asked::Simple),
+            ("iam", Asked::Iam),
+        ],
+    )?;
+    let cache_off = env.choice("HTTP_API_CACHE", false, &[("on", false), ("off", true)])?;
+    let http_api_response = http_api_response(asked, cache_off, &rules)?;
     Ok(DecisionConfig {
         rules,
         principal_claim,
@@ -90,14 +128,7 @@ pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
                 ("deny", DenyMode::Deny),
             ],
         )?,
-        http_api_response: env.choice(
-            "HTTP_API_RESPONSE",
-            HttpApiResponse::Simple,
-            &[
-                ("simple", HttpApiResponse::Simple),
-                ("iam", HttpApiResponse::Iam),
-            ],
-        )?,
+        http_api_response,
     })
 }
 
@@ -136,31 +167,63 @@ mod tests {
     use super::*;
     use crate::config::test_support::*;
 
+    fn answer(vars: &[(&str, &str)]) -> Result<HttpApiResponse, String> {
+        let mut all = vec![COGNITO[0], COGNITO[1]];
+        all.extend_from_slice(vars);
+        load(&all)
+            .map(|config| config.decision.http_api_response)
+            .map_err(|error| error.variable)
+    }
+
     #[test]
-    fn simple_answers_with_route_dependent_grants_are_flagged() {
-        let flagged = |vars: &[(&str, &str)]| {
-            let mut all = vec![COGNITO[0], COGNITO[1]];
-            all.extend_from_slice(vars);
-            load(&all)
-                .unwrap()
-                .decision
-                .simple_answers_may_be_reused_wrongly()
-        };
-        assert!(!flagged(&[]), "the default * does not vary");
-        assert!(flagged(&[("POLICY_RESOURCES", "GET/hello/{sub}")]));
-        assert!(!flagged(&[
-            ("POLICY_RESOURCES", "GET/hello/{sub}"),
-            ("HTTP_API_RESPONSE", "iam")
-        ]));
-        assert!(flagged(&[(
-            "POLICY_RULES",
-            r#"[{"resources":["*"],"groups_any":["ops"]}]"#
-        )]));
+    fn auto_answers_simply_only_when_every_token_gets_every_route() {
+        use HttpApiResponse::{Iam, Simple};
+        assert_eq!(answer(&[]), Ok(Simple), "the default * grants every route");
+        assert_eq!(answer(&[("POLICY_RESOURCES", "*,GET/hello/{sub}")]), Ok(Simple));
+        for narrower in [
+            [("POLICY_RESOURCES", "GET/hello/{sub}")],
+            [("POLICY_RESOURCES", "*/admin/*")],
+            [("POLICY_RULES", r#"[{"resources":["*"],"groups_any":["ops"]}]"#)],
+        ] {
+            assert_eq!(answer(&narrower), Ok(Iam), "{narrower:?}");
+            let auto = [narrower[0], ("HTTP_API_RESPONSE", "auto")];
+            assert_eq!(answer(&auto), Ok(Iam), "{narrower:?}");
+        }
+        let conditional_beside_star = [
+            ("POLICY_RESOURCES", "*"),
+            ("POLICY_RULES", r#"[{"resources":["*"],"scopes_any":["x"]}]"#),
+        ];
+        assert_eq!(answer(&conditional_beside_star), Ok(Iam));
+    }
+
+    #[test]
+    fn explicit_simple_with_narrower_grants_needs_the_cache_declared_off() {
+        use HttpApiResponse::{Iam, Simple};
+        let per_user = ("POLICY_RESOURCES", "GET/hello/{sub}");
+        assert_eq!(
+            answer(&[per_user, ("HTTP_API_RESPONSE", "simple")]),
+            Err("HTTP_API_RESPONSE".into())
+        );
+        assert_eq!(
+            answer(&[per_user, ("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "on")]),
+            Err("HTTP_API_RESPONSE".into())
+        );
+        assert_eq!(
+            answer(&[per_user, ("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "off")]),
+            Ok(Simple)
+        );
+        assert_eq!(answer(&[("HTTP_API_RESPONSE", "simple")]), Ok(Simple));
+        assert_eq!(answer(&[per_user, ("HTTP_API_RESPONSE", "iam")]), Ok(Iam));
+        assert_eq!(answer(&[("HTTP_API_RESPONSE", "iam")]), Ok(Iam));
+        assert_eq!(
+            answer(&[("HTTP_API_CACHE", "maybe")]),
+            Err("HTTP_API_CACHE".into())
+        );
     }
 
     #[test]
     fn choices_are_checked() {
-        for var in ["DENY_MODE", "HTTP_API_RESPONSE"] {
+        for var in ["DENY_MODE", "HTTP_API_RESPONSE", "HTTP_API_CACHE"] {
             let vars = [COGNITO[0], COGNITO[1], (var, "maybe")];
             assert_eq!(error_variable(&vars), var);
         }

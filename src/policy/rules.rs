@@ -211,13 +211,12 @@ impl Rules {
             .collect()
     }
 
-    /// Whether what is granted can differ between routes or callers: any template other
-    /// than `*`, or any condition. An HTTP API caches a simple answer by identity source
-    /// alone, so such grants need IAM answers or the authorizer cache off.
-    pub fn vary_by_route_or_caller(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|r| !r.conditions.is_empty() || r.resources.iter().any(|t| !t.is_everything()))
+    /// Whether every valid token is granted every route of the stage: some rule grants
+    /// `*` and no rule has a condition. Only then is an HTTP API simple answer, which API
+    /// Gateway caches by identity source alone, the same for every route.
+    pub fn grant_every_route_to_every_token(&self) -> bool {
+        self.rules.iter().all(|r| r.conditions.is_empty())
+            && self.templates.iter().any(Template::is_everything)
     }
 
     /// The token's scopes and groups (only when some rule asks for them).
@@ -550,14 +549,23 @@ mod tests {
     }
 
     #[test]
-    fn grants_that_vary_by_route_or_caller_are_recognised() {
-        let only = |rules: Vec<Rule>| Rules::new(rules, "groups").vary_by_route_or_caller();
-        assert!(!only(vec![Rule::always(vec![Template::everything()])]));
-        assert!(only(vec![Rule::always(vec![t("GET/hello/{sub}")])]));
-        assert!(only(vec![Rule::always(vec![t("GET/*")])]));
-        assert!(only(vec![rule(
+    fn every_route_for_every_token_needs_a_star_and_no_condition() {
+        let uniform =
+            |rules: Vec<Rule>| Rules::new(rules, "groups").grant_every_route_to_every_token();
+        assert!(uniform(vec![Rule::always(vec![Template::everything()])]));
+        assert!(uniform(vec![
+            Rule::always(vec![t("GET/hello/{sub}")]),
+            Rule::always(vec![Template::everything()])
+        ]));
+        assert!(!uniform(vec![Rule::always(vec![t("GET/hello/{sub}")])]));
+        assert!(!uniform(vec![Rule::always(vec![t("GET/*")])]));
+        assert!(!uniform(vec![rule(
             &["*"],
             vec![Condition::ScopesAny(strings(&["a"]))]
         )]));
+        assert!(!uniform(vec![
+            Rule::always(vec![Template::everything()]),
+            rule(&["GET/x"], vec![Condition::GroupsAny(strings(&["ops"]))])
+        ]));
     }
 }
