@@ -104,7 +104,10 @@ async fn revoke_subject_writes_the_item_and_never_narrows_it() {
     );
     let item = raw_item_pk(&sdk, TABLE, &pk).await.expect("item written");
     let revoked_before = n(&item, "revoked_before");
-    assert!((started..=now()).contains(&revoked_before));
+    assert!(
+        (started + 1..=now() + 1).contains(&revoked_before),
+        "now + 1 + CLOCK_SKEW_SECONDS (0): a token issued this second is covered"
+    );
     assert_eq!(n(&item, "expires_at"), revoked_before + 86_400);
 
     let earlier = (revoked_before - 100).to_string();
@@ -311,6 +314,108 @@ fn an_unreachable_table_exits_1_with_one_line_in_bounded_time() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn revoke_defaults_cover_the_clock_skew_and_a_dry_run_writes_nothing() {
+    let (moto, sdk) = moto_with_table(TABLE).await;
+    let pk = format!("REVOKED#{ISSUER}#sub#alice-1");
+    let skew = [("CLOCK_SKEW_SECONDS", "30")];
+    let started = now();
+    let out = admin(
+        &moto.endpoint,
+        &skew,
+        &["revoke", "--subject", "alice-1", "--dry-run"],
+    );
+    let text = succeeded(&out);
+    assert!(
+        text.starts_with(&format!("dry run, nothing written: {pk}: tokens issued before ")),
+        "{text}"
+    );
+    let item: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let before: u64 = item["revoked_before"]["N"].as_str().unwrap().parse().unwrap();
+    assert!((started + 31..=now() + 31).contains(&before), "{text}");
+    assert_eq!(item["PK"]["S"], pk.as_str());
+    assert_eq!(
+        raw_item_pk(&sdk, TABLE, &pk).await,
+        None,
+        "a dry run writes nothing"
+    );
+    let until = (now() + 60).to_string();
+    let out = admin(
+        &moto.endpoint,
+        &[],
+        &["revoke", "--jti", "j-1", "--until", &until, "--dry-run"],
+    );
+    succeeded(&out);
+    let jti_pk = format!("REVOKED#{ISSUER}#jti#j-1");
+    assert_eq!(raw_item_pk(&sdk, TABLE, &jti_pk).await, None);
+
+    let out = admin(&moto.endpoint, &skew, &["revoke", "--subject", "alice-1"]);
+    succeeded(&out);
+    let stored = n(&raw_item_pk(&sdk, TABLE, &pk).await.unwrap(), "revoked_before");
+    assert!((started + 31..=now() + 31).contains(&stored));
+}
+
+#[test]
+fn revoke_refuses_milliseconds_far_futures_and_padded_values() {
+    let ahead = (now() + 2 * 86_400).to_string();
+    let millis = (now() * 1000).to_string();
+    for (args, says) in [
+        (
+            vec!["revoke", "--subject", "alice-1", "--before", &millis],
+            "milliseconds",
+        ),
+        (
+            vec!["revoke", "--jti", "j", "--until", &millis],
+            "milliseconds",
+        ),
+        (
+            vec!["revoke", "--subject", "alice-1", "--before", &ahead],
+            "more than a day ahead",
+        ),
+        (vec!["revoke", "--jti", "j", "--until", "1000"], "already past"),
+        (vec!["revoke", "--subject", "alice-1 "], "white space"),
+        (vec!["revoke", "--jti", "\tj", "--until", &ahead], "white space"),
+    ] {
+        let out = admin("http://127.0.0.1:9", &[], &args);
+        let line = failure(&out, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+}
+
+/// Finding 5 of the security review: `explain` fetched the JWKS with the operator's
+/// credentials and trust store and wrote it through to the table. It never writes.
+#[tokio::test]
+async fn explain_fetches_what_it_must_but_never_writes_the_table() {
+    use common::jwks_server::{Behavior, JwksServer};
+    use jwt_authorizer::testkit::{FixtureKey, mint};
+    let (moto, sdk) = moto_with_table(TABLE).await;
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let jwks_url = jwks.url();
+    let mut claims = common::claims("alice-1");
+    claims["iat"] = serde_json::json!(now() - 60);
+    claims["exp"] = serde_json::json!(now() + 3600);
+    let token = mint(FixtureKey::Rsa, &claims);
+    let out = admin(
+        &moto.endpoint,
+        &[("JWKS_URL", jwks_url.as_str())],
+        &[
+            "explain",
+            "--token",
+            &token,
+            "--route",
+            "GET /hello/alice-1",
+        ],
+    );
+    let text = succeeded(&out);
+    assert!(text.contains("decision   allow (ok)"), "{text}");
+    assert!(jwks.hits() >= 1, "the keys came from the issuer");
+    assert_eq!(
+        common::dynamo::raw_item(&sdk, TABLE, &jwks_url).await,
+        None,
+        "explain wrote the keys through:\n{text}"
+    );
 }
 
 /// `explain` with the authorizer's environment: keys from the table (the JWKS endpoint is

@@ -2,6 +2,8 @@
 //! prints every step (see `crate::explain`): event kind, token source, issuer, key and its
 //! tier, each claim check, revocation, each rule and template, the answer. The token is
 //! never printed; `--token -` reads it from standard input, out of the shell's history.
+//! It never writes to the table: keys it has to fetch from an issuer are used, not
+//! written through ([`KeyTable::read_only`]).
 
 use std::io::{Read as _, Write};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ pub async fn run(
 ) -> Result<(), AdminError> {
     let event = event(input)?;
     let table = match &config.keys.table_name {
-        Some(name) => Some(KeyTable::from_env(name).await),
+        Some(name) => Some(KeyTable::from_env(name).await.read_only()),
         None => None,
     };
     let authorizer = Authorizer::new(config, Arc::new(SystemClock::new()), table)

@@ -48,6 +48,8 @@ pub enum Budget {
 pub struct KeyTable {
     client: Client,
     table: String,
+    /// `false` for [`KeyTable::read_only`]: no key item is ever written.
+    writable: bool,
 }
 
 /// Standard retries, `max_attempts` in all. Connections are never "poisoned": the SDK
@@ -100,7 +102,23 @@ impl KeyTable {
         Self {
             client: Client::from_conf(config),
             table: table.to_owned(),
+            writable: true,
         }
+    }
+
+    /// The same table, through which no key item is ever written: keys fetched from an
+    /// issuer are used, not written through (`authorizer-admin explain`, which runs with
+    /// an operator's credentials and trust store, must never change the trust anchor).
+    pub fn read_only(self) -> Self {
+        Self {
+            writable: false,
+            ..self
+        }
+    }
+
+    /// Whether key items may be written through this table (see [`KeyTable::read_only`]).
+    pub fn writable(&self) -> bool {
+        self.writable
     }
 
     /// The table name.
@@ -156,13 +174,16 @@ impl KeyTable {
     /// rotation fetched in the same second as the last write is stored), is poisoned in
     /// its attributes (types, or a `fetched_at` more than 300 s ahead of `now`), or is the
     /// very poisoned version this writer read (`replacing`). Returns whether it was
-    /// written.
+    /// written: never through a [`KeyTable::read_only`] table.
     pub async fn put<T: Item>(
         &self,
         record: &T,
         now: u64,
         replacing: Option<&Poison>,
     ) -> Result<bool, UpstreamError> {
+        if !self.writable {
+            return Ok(false);
+        }
         let horizon = now.saturating_add(record::MAX_FUTURE_SECONDS);
         // A poisoned item without a numeric `fetched_at` is caught by the type guards.
         let seen = replacing.and_then(|poison| poison.fetched_at.as_ref());

@@ -347,7 +347,8 @@ impl IssuerKeys {
             expires_at: record.expires_at,
             source: Tier::Jwks,
         });
-        if let (true, Some(table)) = (write_through, &self.deps.table) {
+        let table = self.deps.table.as_ref().filter(|table| table.writable());
+        if let (true, Some(table)) = (write_through, table) {
             self.write(table, &record, seen.keys_poison.as_ref(), now)
                 .await;
             if let Some(discovered) = state.discovered.take() {
