@@ -6,14 +6,21 @@
 //! - `lambda_runtime` logs every raw event (tokens included) at TRACE and every handler
 //!   `Err` once more at ERROR: its targets are held at INFO whatever the level asked for
 //!   (lower if a lower level was asked), and its duplicate error line is off, since a 401
-//!   is a decision the authorizer already logged.
+//!   is a decision the authorizer already logged. The hold is a layer of its own
+//!   ([`RuntimeCap`]) in front of the filter, not a directive beside the operator's:
+//!   a more specific directive (`lambda_runtime::layers::api_response=trace`) or a span
+//!   directive (`[Lambda runtime invoke]=trace`) would outrank a directive, never a
+//!   layer that refuses the callsite.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 use crate::error::ConfigError;
 
@@ -37,19 +44,61 @@ pub fn filter(setting: &str) -> EnvFilter {
         .fold(filter, EnvFilter::add_directive)
 }
 
+/// Refuses every event and span of the runtime's targets below INFO, whatever the
+/// filter behind it says: those carry whole events, tokens included.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeCap;
+
+impl RuntimeCap {
+    fn refuses(metadata: &Metadata<'_>) -> bool {
+        *metadata.level() > Level::INFO
+            && EVENT_LOGGING_TARGETS.iter().any(|target| {
+                metadata
+                    .target()
+                    .strip_prefix(target)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            })
+    }
+}
+
+impl<S: Subscriber> Layer<S> for RuntimeCap {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if Self::refuses(metadata) {
+            Interest::never()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        !Self::refuses(metadata)
+    }
+}
+
+/// The JSON subscriber for a level setting, writing to `writer`, with the runtime held
+/// at INFO ([`RuntimeCap`]).
+pub fn subscriber<W>(setting: &str, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter(setting))
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(writer)
+        .finish()
+        .with(RuntimeCap)
+}
+
 /// Installs the JSON subscriber. Safe to call once per process.
 pub fn init() {
     let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter(&setting))
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(subscriber(&setting, std::io::stdout));
 }
 
 /// The configuration, or (at Lambda init) one ERROR line naming the variable, the same
@@ -111,25 +160,39 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    /// What one event per (target, level) leaves in the log under `setting`.
+    /// What one event per (target, level) leaves in the log under `setting`, through the
+    /// subscriber [`init`] installs. The runtime's events are also sent inside a span
+    /// like the runtime's own, for the span directives.
     fn logged(setting: &str) -> String {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
         let sink = Arc::clone(&out);
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(filter(setting))
-            .with_writer(move || SharedSink(Arc::clone(&sink)))
-            .finish();
+        let subscriber = subscriber(setting, move || SharedSink(Arc::clone(&sink)));
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "lambda_runtime", "runtime-trace");
             tracing::debug!(target: "lambda_runtime", "runtime-debug");
             tracing::info!(target: "lambda_runtime", "runtime-info");
             tracing::warn!(target: "lambda_runtime", "runtime-warn");
             tracing::trace!(target: "lambda_runtime_api_client", "client-trace");
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "module-trace");
+            let span = tracing::info_span!(target: "lambda_runtime", "Lambda runtime invoke", requestId = "r-1");
+            span.in_scope(|| {
+                tracing::trace!(target: "lambda_runtime::layers::api_response", "span-trace");
+                tracing::debug!(target: "lambda_runtime", "span-debug");
+            });
             tracing::trace!(target: "jwt_authorizer", "ours-trace");
         });
         let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
+
+    const HIDDEN: [&str; 6] = [
+        "runtime-trace",
+        "runtime-debug",
+        "client-trace",
+        "module-trace",
+        "span-trace",
+        "span-debug",
+    ];
 
     struct SharedSink(Arc<Mutex<Vec<u8>>>);
 
@@ -150,12 +213,39 @@ mod tests {
     fn the_runtime_never_logs_below_info_whatever_the_level() {
         for setting in ["trace", "TRACE", "debug", "trace,lambda_runtime=trace"] {
             let log = logged(setting);
-            for hidden in ["runtime-trace", "runtime-debug", "client-trace"] {
+            for hidden in HIDDEN {
                 assert!(!log.contains(hidden), "{setting}: {hidden} in {log}");
             }
             assert!(log.contains("runtime-info"), "{setting}: {log}");
         }
         assert!(logged("trace").contains("ours-trace"));
+    }
+
+    /// Finding 6 of the security review: a per-module directive outranked the hold on
+    /// `lambda_runtime` and turned the raw-event TRACE line back on; a span directive
+    /// could too. The hold is a layer now, which no directive reaches.
+    #[test]
+    fn no_module_or_span_directive_turns_the_runtime_below_info_back_on() {
+        for setting in [
+            "info,lambda_runtime::layers::api_response=trace",
+            "lambda_runtime::layers::api_response=trace",
+            "info,lambda_runtime::layers=trace,lambda_runtime_api_client=trace",
+            "info,[Lambda runtime invoke]=trace",
+            "[Lambda runtime invoke]=trace",
+            "info,lambda_runtime[Lambda runtime invoke]=trace",
+            "info,[{requestId=r-1}]=trace",
+            "info,lambda_runtime::layers::api_response[Lambda runtime invoke]=trace",
+            "trace,lambda_runtime::layers::panic=trace",
+        ] {
+            let log = logged(setting);
+            for hidden in HIDDEN {
+                assert!(!log.contains(hidden), "{setting}: {hidden} in {log}");
+            }
+        }
+        assert!(
+            logged("info,[Lambda runtime invoke]=trace").contains("runtime-info"),
+            "INFO and above still pass"
+        );
     }
 
     #[test]
