@@ -427,15 +427,25 @@ async fn revoke_never_narrows_a_stored_revocation() {
         ],
     )
     .await;
-    assert!(store.get(&key).await.is_err());
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        Some(Revocation::Unreadable {
+            scope: Scope::Subject,
+            expires_at: Some(2000)
+        })
+    );
     assert_eq!(
         store.revoke(&key, subject(300, 400)).await.unwrap(),
         Revoked::Stored(subject(300, 400))
     );
 }
 
+/// Finding 2 of the security review: an item present at a token's key that does not
+/// parse failed the whole lookup, so `REVOCATION_ON_ERROR=allow` (the default) let the
+/// revoked token in and opened an error window for everyone. Now it revokes that token,
+/// and other tokens are looked up and decided as usual.
 #[tokio::test]
-async fn an_unreadable_item_is_a_lookup_error_not_an_absence() {
+async fn an_unreadable_item_revokes_its_token_and_opens_no_error_window() {
     let w = world().await;
     put_raw(
         &w.sdk,
@@ -445,17 +455,60 @@ async fn an_unreadable_item_is_a_lookup_error_not_an_absence() {
                 "PK",
                 AttributeValue::S(format!("REVOKED#{ISSUER}#sub#alice-1")),
             ),
-            ("revoked_before", AttributeValue::S("now".into())),
+            ("revoked_before", AttributeValue::S(NOW.to_string())),
             ("expires_at", AttributeValue::N((NOW + 60).to_string())),
         ],
     )
     .await;
-    let (a, _) = container(&w.sdk, &w.jwks.url(), &[("REVOCATION_ON_ERROR", "deny")]).await;
+    let (a, _) = container(&w.sdk, &w.jwks.url(), &[]).await;
     assert_eq!(
         verdict(&decide(&a, &token("alice-1", json!({})), "alice-1").await),
-        (Outcome::Unauthorized, "revocation_unavailable")
+        REVOKED
     );
-    assert_eq!(a.counters().get(Counter::RevocationErrors), 1);
+    assert_eq!(
+        verdict(&decide(&a, &token("bob-2", json!({})), "bob-2").await),
+        ALLOWED
+    );
+    assert_eq!(a.counters().get(Counter::RevocationErrors), 0);
+    assert_eq!(a.counters().get(Counter::RevocationUnchecked), 0);
+    assert_eq!(
+        a.counters().get(Counter::RevocationLookups),
+        2,
+        "bob's token was looked up, not waved through by an error window"
+    );
+}
+
+/// `Date.now()/1000` writes a fraction: it rounds up, so the token issued in that second
+/// is covered, where the fraction used to fail the lookup (and so allow the token).
+#[tokio::test]
+async fn a_fractional_revoked_before_rounds_up() {
+    let w = world().await;
+    put_raw(
+        &w.sdk,
+        TABLE,
+        &[
+            (
+                "PK",
+                AttributeValue::S(format!("REVOKED#{ISSUER}#sub#alice-1")),
+            ),
+            ("revoked_before", AttributeValue::N(format!("{}.25", NOW - 10))),
+            ("expires_at", AttributeValue::N(format!("{}.5", NOW + 60))),
+        ],
+    )
+    .await;
+    let (a, _) = container(&w.sdk, &w.jwks.url(), &[]).await;
+    let issued = |iat: u64| token("alice-1", json!({ "iat": iat }));
+    assert_eq!(
+        verdict(&decide(&a, &issued(NOW - 10), "alice-1").await),
+        REVOKED,
+        "issued in the second the fraction falls in"
+    );
+    let (a, _) = container(&w.sdk, &w.jwks.url(), &[]).await;
+    assert_eq!(
+        verdict(&decide(&a, &issued(NOW - 9), "alice-1").await),
+        ALLOWED
+    );
+    assert_eq!(a.counters().get(Counter::RevocationErrors), 0);
 }
 
 /// Not a benchmark (performance is never asserted): shows that an uncached decision
