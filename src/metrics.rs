@@ -2,6 +2,13 @@
 //! container works (including Lambda init) and written as one EMF line per invocation,
 //! so an operator can graph decisions, which key tier served, fetches and table errors,
 //! and revocation (tokens refused, lookups, lookup errors, tokens decided unchecked).
+//!
+//! Where keys came from is said twice, once per question: `KeysFromMemory`,
+//! `KeysFromTable` and `KeysFromJwks` say where this invocation's key was read (memory:
+//! loaded before this invocation, by Lambda init or an earlier one); `InitKeysFromTable`,
+//! `InitKeysFromJwks` and `InitKeysMissing` count, per issuer, what Lambda init loaded,
+//! and so appear on the container's first line only. A cold start served from the table
+//! reads `KeysFromMemory: 1, InitKeysFromTable: 1`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +30,9 @@ pub struct Counters {
     revocation_lookups: AtomicU64,
     revocation_errors: AtomicU64,
     revocation_unchecked: AtomicU64,
+    init_keys_from_table: AtomicU64,
+    init_keys_from_jwks: AtomicU64,
+    init_keys_missing: AtomicU64,
 }
 
 /// One counter of [`Counters`].
@@ -49,6 +59,12 @@ pub enum Counter {
     /// A valid token whose revocation status was unknown, decided by
     /// `REVOCATION_ON_ERROR` (allowed or refused).
     RevocationUnchecked,
+    /// Lambda init loaded an issuer's keys from the table (no request to the issuer).
+    InitKeysFromTable,
+    /// Lambda init fetched an issuer's keys from its JWKS endpoint.
+    InitKeysFromJwks,
+    /// Lambda init loaded no keys for an issuer (table and issuer unreachable).
+    InitKeysMissing,
 }
 
 impl Counters {
@@ -74,11 +90,15 @@ impl Counters {
             Counter::RevocationLookups => &self.revocation_lookups,
             Counter::RevocationErrors => &self.revocation_errors,
             Counter::RevocationUnchecked => &self.revocation_unchecked,
+            Counter::InitKeysFromTable => &self.init_keys_from_table,
+            Counter::InitKeysFromJwks => &self.init_keys_from_jwks,
+            Counter::InitKeysMissing => &self.init_keys_missing,
         }
     }
 
-    /// The EMF document of one invocation: the decision's outcome and key tier, and every
-    /// counter since the previous one (which are reset).
+    /// The EMF document of one invocation: the decision's outcome, the tier this
+    /// invocation's key was read from, and every counter since the previous one (which
+    /// are reset; the first invocation's line carries what Lambda init did).
     pub fn take_emf(
         &self,
         namespace: &str,
@@ -98,6 +118,9 @@ impl Counters {
             ("RevocationLookups", Counter::RevocationLookups),
             ("RevocationErrors", Counter::RevocationErrors),
             ("RevocationUnchecked", Counter::RevocationUnchecked),
+            ("InitKeysFromTable", Counter::InitKeysFromTable),
+            ("InitKeysFromJwks", Counter::InitKeysFromJwks),
+            ("InitKeysMissing", Counter::InitKeysMissing),
         ];
         let mut values = Map::new();
         for each in Outcome::ALL {
@@ -143,6 +166,30 @@ mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
 
+    /// Finding 11 of the security review: a cold start served from the table read
+    /// `KeysFromTable: 0, KeysFromMemory: 1`, as if the table was not used.
+    #[test]
+    fn the_first_line_says_what_init_loaded_and_where_the_key_was_read() {
+        let counters = Counters::default();
+        counters.add(Counter::TableReads);
+        counters.add(Counter::InitKeysFromTable);
+        let first = counters.take_emf("N", "f", Outcome::Allow, Some(Tier::Memory), 0);
+        let read = |emf: &Value, name: &str| emf[name].as_u64();
+        assert_eq!(
+            [
+                "KeysFromMemory",
+                "KeysFromTable",
+                "InitKeysFromTable",
+                "InitKeysFromJwks",
+                "TableReads"
+            ]
+            .map(|name| read(&first, name)),
+            [Some(1), Some(0), Some(1), Some(0), Some(1)]
+        );
+        let second = counters.take_emf("N", "f", Outcome::Allow, Some(Tier::Memory), 0);
+        assert_eq!(read(&second, "InitKeysFromTable"), Some(0), "init is reported once");
+    }
+
     #[test]
     fn emf_document_counts_and_resets() {
         let counters = Counters::default();
@@ -173,7 +220,7 @@ mod tests {
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
                 .as_array()
                 .map(Vec::len),
-            Some(16)
+            Some(19)
         );
         assert_eq!(
             (

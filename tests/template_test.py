@@ -464,10 +464,13 @@ class HttpApi(unittest.TestCase):
         # (which carry every granted resource) or simple answers with the cache off.
         authorizer = self.authorizer()
         simple = authorizer.get("EnableSimpleResponses", False)
-        answer = RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"].get("HTTP_API_RESPONSE", "simple")
+        variables = RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+        # Unset is `auto`, whose format follows the rules: the template must say which.
+        answer = variables.get("HTTP_API_RESPONSE", "auto")
         self.assertEqual(answer, "simple" if simple else "iam", "the function must answer in the format the API expects")
         if simple:
             self.assertEqual(authorizer["Identity"].get("ReauthorizeEvery"), 0)
+            self.assertEqual(variables.get("HTTP_API_CACHE"), "off", "simple answers with per-user grants need it")
         else:
             self.assertEqual(authorizer["Identity"]["ReauthorizeEvery"], {"Ref": "AuthorizerResultTtl"})
 

@@ -117,9 +117,15 @@ impl IssuerKeys {
         let tier = self.reload_locked(&mut state, None, now).await;
         match self.memory.get() {
             Some(snapshot) => {
+                match snapshot.source {
+                    Tier::Table => self.deps.counters.add(Counter::InitKeysFromTable),
+                    Tier::Jwks => self.deps.counters.add(Counter::InitKeysFromJwks),
+                    Tier::Memory => {}
+                }
                 tracing::info!(issuer = %self.issuer, tier = tier.map_or("memory", Tier::as_str), reason = "cold_start", kids = ?snapshot.keys.kids(), "keys loaded");
             }
             None => {
+                self.deps.counters.add(Counter::InitKeysMissing);
                 tracing::warn!(issuer = %self.issuer, reason = "cold_start", "no keys loaded; requests will retry");
             }
         }
