@@ -18,6 +18,15 @@
 //! BoringSSL and the Rust standard library use on Linux) and the key share is made with
 //! aws-lc-rs from those bytes. Nothing in the process then calls aws-lc's `RAND_bytes`:
 //! signature checks, record encryption and key derivation need no randomness.
+//!
+//! A peer's key share is checked as rustls' own provider checks it before `agree` (32
+//! bytes for X25519, an uncompressed point for P-256 and P-384; aws-lc alone would take a
+//! compressed one). The post-quantum hybrid X25519MLKEM768, which rustls' default provider
+//! offers, is not offered: aws-lc-rs makes its ML-KEM key from aws-lc's own DRBG, whose
+//! seeding is the cost above. Measured with `examples/key_share_cost.rs` (AMD EPYC, 2
+//! cores, five fresh processes each): a process's first X25519MLKEM768 share takes
+//! 61.3–62.3 ms of CPU against 46–70 µs for the X25519 share here, more than ten times a
+//! whole cold start served from the table (see docs/security.md).
 
 use std::sync::{Arc, OnceLock};
 
@@ -173,23 +182,35 @@ struct KxGroup {
     name: NamedGroup,
     algorithm: &'static agreement::Algorithm,
     len: usize,
+    /// Whether a peer's key share is encoded as RFC 8446 §4.2.8.2 requires.
+    share_valid: fn(&[u8]) -> bool,
 }
 
 static X25519: KxGroup = KxGroup {
     name: NamedGroup::X25519,
     algorithm: &agreement::X25519,
     len: 32,
+    share_valid: |share| share.len() == 32,
 };
 static SECP256R1: KxGroup = KxGroup {
     name: NamedGroup::secp256r1,
     algorithm: &agreement::ECDH_P256,
     len: 32,
+    share_valid: uncompressed_point,
 };
 static SECP384R1: KxGroup = KxGroup {
     name: NamedGroup::secp384r1,
     algorithm: &agreement::ECDH_P384,
     len: 48,
+    share_valid: uncompressed_point,
 };
+
+/// RFC 8446 §4.2.8.2: a NIST-curve share is an uncompressed point (`0x04 ‖ x ‖ y`).
+/// aws-lc would also take a compressed one; rustls' own provider refuses it, and so does
+/// this one, before `agree`.
+fn uncompressed_point(share: &[u8]) -> bool {
+    share.first() == Some(&0x04)
+}
 
 impl SupportedKxGroup for KxGroup {
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
@@ -206,6 +227,7 @@ impl SupportedKxGroup for KxGroup {
                     group: self.name,
                     public: public.as_ref().to_vec(),
                     key,
+                    share_valid: self.share_valid,
                 }));
             }
         }
@@ -221,10 +243,14 @@ struct KeyExchange {
     group: NamedGroup,
     public: Vec<u8>,
     key: PrivateKey,
+    share_valid: fn(&[u8]) -> bool,
 }
 
 impl ActiveKeyExchange for KeyExchange {
     fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        if !(self.share_valid)(peer) {
+            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        }
         let peer = UnparsedPublicKey::new(self.key.algorithm(), peer);
         agreement::agree(
             &self.key,
@@ -278,6 +304,41 @@ mod tests {
         for group in [&X25519, &SECP256R1, &SECP384R1] {
             let a = group.start().unwrap();
             assert!(a.complete(&[4, 1, 2, 3]).is_err());
+        }
+    }
+
+    /// Finding 10 of the security review: a compressed NIST point, or an X25519 share of
+    /// another length, reached aws-lc's `agree`; RFC 8446 allows neither.
+    #[test]
+    fn a_share_encoded_otherwise_than_tls_13_requires_is_refused() {
+        let invalid = Err(rustls::Error::PeerMisbehaved(PeerMisbehaved::InvalidKeyShare));
+        for group in [&SECP256R1, &SECP384R1] {
+            let peer = group.start().unwrap();
+            let point = peer.pub_key();
+            let half = (point.len() - 1) / 2;
+            let y_is_odd = point.last().unwrap() & 1;
+            let mut compressed = vec![0x02 | y_is_odd];
+            compressed.extend_from_slice(&point[1..=half]);
+            let ours = group.start().unwrap();
+            assert_eq!(
+                ours.complete(&compressed).map(|s| s.secret_bytes().to_vec()),
+                invalid,
+                "{:?}: a compressed point",
+                group.name
+            );
+            let ours = group.start().unwrap();
+            assert!(ours.complete(point).is_ok(), "{:?}: uncompressed", group.name);
+        }
+        let peer = X25519.start().unwrap();
+        for len in [31, 33] {
+            let mut share = peer.pub_key().to_vec();
+            share.resize(len, 0);
+            let ours = X25519.start().unwrap();
+            assert_eq!(
+                ours.complete(&share).map(|s| s.secret_bytes().to_vec()),
+                invalid,
+                "X25519 share of {len} bytes"
+            );
         }
     }
 
