@@ -187,7 +187,11 @@ mod tests {
             [Some(1), Some(0), Some(1), Some(0), Some(1)]
         );
         let second = counters.take_emf("N", "f", Outcome::Allow, Some(Tier::Memory), 0);
-        assert_eq!(read(&second, "InitKeysFromTable"), Some(0), "init is reported once");
+        assert_eq!(
+            read(&second, "InitKeysFromTable"),
+            Some(0),
+            "init is reported once"
+        );
     }
 
     #[test]

@@ -329,11 +329,17 @@ async fn revoke_defaults_cover_the_clock_skew_and_a_dry_run_writes_nothing() {
     );
     let text = succeeded(&out);
     assert!(
-        text.starts_with(&format!("dry run, nothing written: {pk}: tokens issued before ")),
+        text.starts_with(&format!(
+            "dry run, nothing written: {pk}: tokens issued before "
+        )),
         "{text}"
     );
     let item: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
-    let before: u64 = item["revoked_before"]["N"].as_str().unwrap().parse().unwrap();
+    let before: u64 = item["revoked_before"]["N"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((started + 31..=now() + 31).contains(&before), "{text}");
     assert_eq!(item["PK"]["S"], pk.as_str());
     assert_eq!(
@@ -353,7 +359,10 @@ async fn revoke_defaults_cover_the_clock_skew_and_a_dry_run_writes_nothing() {
 
     let out = admin(&moto.endpoint, &skew, &["revoke", "--subject", "alice-1"]);
     succeeded(&out);
-    let stored = n(&raw_item_pk(&sdk, TABLE, &pk).await.unwrap(), "revoked_before");
+    let stored = n(
+        &raw_item_pk(&sdk, TABLE, &pk).await.unwrap(),
+        "revoked_before",
+    );
     assert!((started + 31..=now() + 31).contains(&stored));
 }
 
@@ -374,9 +383,15 @@ fn revoke_refuses_milliseconds_far_futures_and_padded_values() {
             vec!["revoke", "--subject", "alice-1", "--before", &ahead],
             "more than a day ahead",
         ),
-        (vec!["revoke", "--jti", "j", "--until", "1000"], "already past"),
+        (
+            vec!["revoke", "--jti", "j", "--until", "1000"],
+            "already past",
+        ),
         (vec!["revoke", "--subject", "alice-1 "], "white space"),
-        (vec!["revoke", "--jti", "\tj", "--until", &ahead], "white space"),
+        (
+            vec!["revoke", "--jti", "\tj", "--until", &ahead],
+            "white space",
+        ),
     ] {
         let out = admin("http://127.0.0.1:9", &[], &args);
         let line = failure(&out, 2);

@@ -167,8 +167,10 @@ async fn http_api_answers_default_to_iam_for_per_user_grants_and_simple_for_star
     assert_eq!(answer.get("isAuthorized"), None, "{answer}");
     assert_eq!(
         answer["policyDocument"]["Statement"][0]["Resource"],
-        json!(["arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/GET/hello/alice-1",
-               "arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/$connect"])
+        json!([
+            "arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/GET/hello/alice-1",
+            "arn:aws:execute-api:us-east-1:123456789012:h1t2t3p4a5/$default/$connect"
+        ])
     );
     let (everything, _) =
         build_authorizer(&config(&jwks.url(), &[("POLICY_RESOURCES", "*")])).await;

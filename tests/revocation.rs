@@ -491,7 +491,10 @@ async fn a_fractional_revoked_before_rounds_up() {
                 "PK",
                 AttributeValue::S(format!("REVOKED#{ISSUER}#sub#alice-1")),
             ),
-            ("revoked_before", AttributeValue::N(format!("{}.25", NOW - 10))),
+            (
+                "revoked_before",
+                AttributeValue::N(format!("{}.25", NOW - 10)),
+            ),
             ("expires_at", AttributeValue::N(format!("{}.5", NOW + 60))),
         ],
     )

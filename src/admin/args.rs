@@ -224,7 +224,10 @@ fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
         }
         (None, None) => return Err(usage("revoke needs --subject SUB or --jti JTI")),
         (Some(subject), None) => {
-            only(&["subject", "issuer", "before", "ttl", "dry-run"], "--subject")?;
+            only(
+                &["subject", "issuer", "before", "ttl", "dry-run"],
+                "--subject",
+            )?;
             let ttl = seconds(options, "ttl")?;
             if ttl == Some(0) {
                 return Err(usage("--ttl must be at least 1 second"));
@@ -301,7 +304,7 @@ fn route_parts(route: &str) -> Result<(String, String), UsageError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn run(line: &str) -> Result<Command, UsageError> {
@@ -422,7 +425,10 @@ mod tests {
             ),
             ("revoke --subject a --before -5", "--before expects"),
             ("revoke --subject a --ttl 0", "--ttl must be at least 1"),
-            ("revoke --subject a --ttl 1.5", "--ttl expects whole seconds"),
+            (
+                "revoke --subject a --ttl 1.5",
+                "--ttl expects whole seconds",
+            ),
             ("revoke --jti a --until 1e9", "--until expects"),
             ("revoke --subject", "--subject needs a value"),
             ("revoke --subject --jti x", "--subject needs a value"),

@@ -252,8 +252,7 @@ mod tests {
             },
             "a token from an issuer whose clock runs ahead within the skew is covered"
         );
-        let plan =
-            super::plan(&subject(Some(NOW - 100), Some(3600)), "https://i", NOW, 0).unwrap();
+        let plan = super::plan(&subject(Some(NOW - 100), Some(3600)), "https://i", NOW, 0).unwrap();
         assert_eq!(plan.item.expires_at(), NOW + 3500);
     }
 
@@ -345,7 +344,10 @@ mod tests {
              (2027-01-15T08:00:00Z) are refused until 1800086400 (2027-01-16T08:00:00Z)"
         );
         let replaced = report(&plan, &Revoked::Replaced(plan.item));
-        assert!(replaced.contains("replacing an unreadable item"), "{replaced}");
+        assert!(
+            replaced.contains("replacing an unreadable item"),
+            "{replaced}"
+        );
         let older = Revocation::Subject {
             revoked_before: NOW + 10,
             expires_at: NOW + 999_999,

@@ -179,11 +179,17 @@ mod tests {
     fn auto_answers_simply_only_when_every_token_gets_every_route() {
         use HttpApiResponse::{Iam, Simple};
         assert_eq!(answer(&[]), Ok(Simple), "the default * grants every route");
-        assert_eq!(answer(&[("POLICY_RESOURCES", "*,GET/hello/{sub}")]), Ok(Simple));
+        assert_eq!(
+            answer(&[("POLICY_RESOURCES", "*,GET/hello/{sub}")]),
+            Ok(Simple)
+        );
         for narrower in [
             [("POLICY_RESOURCES", "GET/hello/{sub}")],
             [("POLICY_RESOURCES", "*/admin/*")],
-            [("POLICY_RULES", r#"[{"resources":["*"],"groups_any":["ops"]}]"#)],
+            [(
+                "POLICY_RULES",
+                r#"[{"resources":["*"],"groups_any":["ops"]}]"#,
+            )],
         ] {
             assert_eq!(answer(&narrower), Ok(Iam), "{narrower:?}");
             let auto = [narrower[0], ("HTTP_API_RESPONSE", "auto")];
@@ -191,7 +197,10 @@ mod tests {
         }
         let conditional_beside_star = [
             ("POLICY_RESOURCES", "*"),
-            ("POLICY_RULES", r#"[{"resources":["*"],"scopes_any":["x"]}]"#),
+            (
+                "POLICY_RULES",
+                r#"[{"resources":["*"],"scopes_any":["x"]}]"#,
+            ),
         ];
         assert_eq!(answer(&conditional_beside_star), Ok(Iam));
     }
@@ -205,11 +214,19 @@ mod tests {
             Err("HTTP_API_RESPONSE".into())
         );
         assert_eq!(
-            answer(&[per_user, ("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "on")]),
+            answer(&[
+                per_user,
+                ("HTTP_API_RESPONSE", "simple"),
+                ("HTTP_API_CACHE", "on")
+            ]),
             Err("HTTP_API_RESPONSE".into())
         );
         assert_eq!(
-            answer(&[per_user, ("HTTP_API_RESPONSE", "simple"), ("HTTP_API_CACHE", "off")]),
+            answer(&[
+                per_user,
+                ("HTTP_API_RESPONSE", "simple"),
+                ("HTTP_API_CACHE", "off")
+            ]),
             Ok(Simple)
         );
         assert_eq!(answer(&[("HTTP_API_RESPONSE", "simple")]), Ok(Simple));

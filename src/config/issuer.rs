@@ -666,8 +666,16 @@ mod tests {
 
     #[test]
     fn an_issuer_with_a_hash_or_white_space_is_refused() {
-        for bad in ["https://a.example/#x", "https://a.example/a b", "https://a.example/\tb"] {
-            let single = [("JWT_ISSUER", bad), ("JWKS_URL", "https://a.example/k"), ("JWT_AUDIENCE", "a")];
+        for bad in [
+            "https://a.example/#x",
+            "https://a.example/a b",
+            "https://a.example/\tb",
+        ] {
+            let single = [
+                ("JWT_ISSUER", bad),
+                ("JWKS_URL", "https://a.example/k"),
+                ("JWT_AUDIENCE", "a"),
+            ];
             assert_eq!(error_variable(&single), "JWT_ISSUER", "{bad:?}");
             let entry = serde_json::json!([{"issuer": bad, "jwks_url": "https://a.example/k", "audience": ["a"]}]);
             let multi = [("JWT_ISSUERS", entry.to_string())];

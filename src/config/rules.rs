@@ -375,7 +375,11 @@ mod tests {
             ("POLICY_RESOURCES", "GET/files/{a}{b}"),
         ];
         assert_eq!(error_variable(&vars), "POLICY_RESOURCES");
-        for widening in ["GET/files/{uid}-*", "GET/files/{a}-{b}", "GET/x,GET/f/*.{uid}"] {
+        for widening in [
+            "GET/files/{uid}-*",
+            "GET/files/{a}-{b}",
+            "GET/x,GET/f/*.{uid}",
+        ] {
             let vars = [COGNITO[0], COGNITO[1], ("POLICY_RESOURCES", widening)];
             assert_eq!(error_variable(&vars), "POLICY_RESOURCES", "{widening}");
         }

@@ -106,6 +106,9 @@ mod tests {
             let error = parse(text).unwrap_err().to_string();
             assert!(error.contains("is repeated"), "{text}: {error}");
         }
-        assert!(parse(r#"[{"a":1},{"a":2}]"#).is_ok(), "two objects, one key each");
+        assert!(
+            parse(r#"[{"a":1},{"a":2}]"#).is_ok(),
+            "two objects, one key each"
+        );
     }
 }

@@ -17,6 +17,7 @@ mod source;
 
 use std::sync::Arc;
 
+pub use crate::outcome::Tier;
 pub use dynamo::{Budget, KeyTable};
 pub(crate) use dynamo::{upstream, written};
 pub use issuer::IssuerKeys;
@@ -24,7 +25,6 @@ pub use jwks::{JwksClient, MAX_DOCUMENT_BYTES};
 pub use memory::{MemoryTier, Snapshot};
 pub use record::{DiscoveryRecord, KeyRecord};
 pub use source::{KeySource, MAX_KID_LEN, SelectedKey};
-pub use crate::outcome::Tier;
 
 use crate::clock::Clock;
 use crate::config::KeySettings;

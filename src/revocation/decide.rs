@@ -346,7 +346,10 @@ mod tests {
             assert_eq!(verdict(iat, &items, NOW, 0), Check::Revoked(Via::Subject));
         }
         let items = [(Via::Subject, current(unreadable(Some(NOW + 10))))];
-        assert_eq!(verdict(None, &items, NOW + 9, 0), Check::Revoked(Via::Subject));
+        assert_eq!(
+            verdict(None, &items, NOW + 9, 0),
+            Check::Revoked(Via::Subject)
+        );
         assert_eq!(verdict(None, &items, NOW + 10, 0), Check::Clear);
     }
 

@@ -154,7 +154,8 @@ impl Key {
 /// Parses the stored attributes of an item of `scope`; the error says what is wrong.
 pub fn parse(scope: Scope, item: &HashMap<String, AttributeValue>) -> Result<Revocation, String> {
     let number = |name: &str| {
-        epoch_attribute(item, name).ok_or_else(|| format!("{name} is not a number of epoch seconds"))
+        epoch_attribute(item, name)
+            .ok_or_else(|| format!("{name} is not a number of epoch seconds"))
     };
     let expires_at = number(EXPIRES_AT)?;
     Ok(match scope {

@@ -42,7 +42,8 @@ impl SdkHttpClient {
         if let Some(client) = clients.get(&timeouts) {
             return Ok(client.clone());
         }
-        let tls = crate::transport::tls::client_config().map_err(|e| ConnectorError::other(e.into(), None))?;
+        let tls = crate::transport::tls::client_config()
+            .map_err(|e| ConnectorError::other(e.into(), None))?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls.as_ref().clone())
             .redirect(reqwest::redirect::Policy::none());

@@ -271,7 +271,7 @@ impl ActiveKeyExchange for KeyExchange {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn round_trip(group: &KxGroup) {
@@ -311,7 +311,9 @@ mod tests {
     /// another length, reached aws-lc's `agree`; RFC 8446 allows neither.
     #[test]
     fn a_share_encoded_otherwise_than_tls_13_requires_is_refused() {
-        let invalid = Err(rustls::Error::PeerMisbehaved(PeerMisbehaved::InvalidKeyShare));
+        let invalid = Err(rustls::Error::PeerMisbehaved(
+            PeerMisbehaved::InvalidKeyShare,
+        ));
         for group in [&SECP256R1, &SECP384R1] {
             let peer = group.start().unwrap();
             let point = peer.pub_key();
@@ -321,13 +323,18 @@ mod tests {
             compressed.extend_from_slice(&point[1..=half]);
             let ours = group.start().unwrap();
             assert_eq!(
-                ours.complete(&compressed).map(|s| s.secret_bytes().to_vec()),
+                ours.complete(&compressed)
+                    .map(|s| s.secret_bytes().to_vec()),
                 invalid,
                 "{:?}: a compressed point",
                 group.name
             );
             let ours = group.start().unwrap();
-            assert!(ours.complete(point).is_ok(), "{:?}: uncompressed", group.name);
+            assert!(
+                ours.complete(point).is_ok(),
+                "{:?}: uncompressed",
+                group.name
+            );
         }
         let peer = X25519.start().unwrap();
         for len in [31, 33] {
