@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit tests, integration tests
+# Runs every test of the product: formatting, lints, unit tests, integration tests
 # (loopback JWKS servers, moto_server's Cognito and DynamoDB, the built binaries under a
-# Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, and the
-# SAM template checks (cfn-lint, sam validate --lint, tests/template_test.py), the
-# differential test against aws-jwt-verify and jsonwebtoken (scripts/differential.sh), and
-# every fuzz target for a short smoke run so none can rot (scripts/fuzz.sh; FUZZ_SECONDS
-# per target, default 30; FUZZ_SECONDS=0 skips it).
+# Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, the SAM
+# template checks (cfn-lint, sam validate --lint, tests/template_test.py) and the
+# differential test against aws-jwt-verify and jsonwebtoken (scripts/differential.sh).
+# The fuzz smoke, a test of nothing a user meets that costs minutes of release builds,
+# runs in .ci/run (scripts/fuzz.sh).
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
-# .venv/, aws-jwt-verify into tests/differential/node_modules/, cargo-fuzz); later runs
-# reuse them and target/ (fuzz/target/ for the fuzz build). Usage: scripts/test.sh
+# .venv/, aws-jwt-verify into tests/differential/node_modules/); later runs reuse them and
+# target/. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/tools.sh
@@ -38,9 +38,3 @@ python -m unittest tests/template_test.py
 
 echo "== differential: this authorizer, aws-jwt-verify and jsonwebtoken on one corpus"
 scripts/differential.sh
-
-fuzz_seconds="${FUZZ_SECONDS:-30}"
-if [[ $fuzz_seconds != 0 ]]; then
-  echo "== fuzz: every target for ${fuzz_seconds} s (FUZZ_SECONDS=0 skips)"
-  scripts/fuzz.sh "$fuzz_seconds"
-fi
