@@ -272,7 +272,9 @@ def main() -> int:
                 verdict(*invoke(args.port, bad, workdir), own_arn),
             ]
             print(f"{label:<20} {results[0]:<22} {results[1]:<26} {results[2]:<26}")
-            expected_bad = "403 (isAuthorized: false)" if label == "HTTP API 2.0" else "401 Unauthorized"
+            # Per-user templates: the HTTP API answers with IAM (HTTP_API_RESPONSE auto), and
+            # never uses DENY_MODE, so a forged token gets the explicit Deny.
+            expected_bad = "403 (explicit Deny)" if label == "HTTP API 2.0" else "401 Unauthorized"
             if not results[0].startswith("200") or results[1].startswith("200") or results[2] != expected_bad:
                 failures.append(label)
         print()
