@@ -151,6 +151,7 @@ mod tests {
             audience: vec!["client-a".into(), "client-b".into()],
             token_use,
             algorithms: vec![Algorithm::RS256],
+            typ: None,
         }
     }
 

@@ -66,6 +66,9 @@ pub enum TokenError {
     /// The header `alg` is not in the issuer's allow-list.
     #[error("algorithm not allowed for this issuer")]
     AlgorithmNotAllowed,
+    /// The header `typ` is not the one the issuer requires (`JWT_TYP`), or is absent.
+    #[error("token type (typ) is not the one required")]
+    WrongType,
     /// A token for a JWKS issuer without a `kid` header.
     #[error("token has no kid")]
     MissingKid,
@@ -165,6 +168,7 @@ impl TokenError {
             Self::CriticalHeader => "crit_header",
             Self::UnknownIssuer => "unknown_issuer",
             Self::AlgorithmNotAllowed => "alg_not_allowed",
+            Self::WrongType => "wrong_typ",
             Self::MissingKid => "missing_kid",
             Self::Key(KeyError::UnknownKid) => "unknown_kid",
             Self::Key(KeyError::KeyMismatch) => "key_mismatch",

@@ -184,6 +184,20 @@ async fn explain_token(
         "algorithm",
         format!("{} allowed ({})", alg, allowed.join(", ")),
     );
+    if let Some(required) = &issuer.typ {
+        let typ = decoded.typ.as_ref().and_then(Option::as_deref);
+        if !verify::typ_matches(required, typ) {
+            out.add(
+                "typ",
+                format!(
+                    "{} is not {required} (JWT_TYP): rejected (wrong_typ)",
+                    typ.map_or("(none)".to_owned(), |t| format!("{t:?}"))
+                ),
+            );
+            return;
+        }
+        out.add("typ", format!("{required} (JWT_TYP)"));
+    }
     let Some(now) = verifier.now() else {
         out.add(
             "clock",

@@ -1,7 +1,8 @@
 //! Verifies a token in the order security needs: size → three base64url parts → header
 //! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` → `alg` in
-//! that issuer's allow-list → key by `kid` from that issuer's keys only → signature → claims
-//! → (with `REVOCATION=on`) revocation, last, for verified and cached tokens alike.
+//! that issuer's allow-list → `typ` when the issuer requires one (`JWT_TYP`) → key by `kid`
+//! from that issuer's keys only → signature → claims → (with `REVOCATION=on`) revocation,
+//! last, for verified and cached tokens alike.
 
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct Decoded<'a> {
     pub alg: String,
     /// The header `kid`, if any.
     pub kid: Option<String>,
+    /// The header `typ`: `None` when absent, `Some(None)` when not a string.
+    pub typ: Option<Option<String>>,
     /// The payload's claims.
     pub claims: Map<String, Value>,
     pub(crate) signing_input: &'a str,
@@ -38,8 +41,36 @@ pub struct Decoded<'a> {
 struct Header {
     alg: String,
     kid: Option<String>,
+    #[serde(default, deserialize_with = "string_or_other")]
+    typ: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
+}
+
+/// A present member as `Some`: its text when it is a string, `None` otherwise (a `typ`
+/// that is not a string matches no required type, but is no reason to refuse a token
+/// of an issuer that requires none).
+fn string_or_other<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(match Value::deserialize(deserializer)? {
+        Value::String(text) => Some(text),
+        _ => None,
+    }))
+}
+
+/// Whether a header `typ` is the `required` one (`JWT_TYP`, stored lower case without
+/// the `application/` prefix): compared case-insensitively, with an optional
+/// `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §2.1).
+pub fn typ_matches(required: &str, typ: Option<&str>) -> bool {
+    typ.is_some_and(|typ| {
+        let prefix = "application/";
+        let bare = match typ.get(..prefix.len()) {
+            Some(head) if head.eq_ignore_ascii_case(prefix) => typ.get(prefix.len()..),
+            _ => Some(typ),
+        };
+        bare.is_some_and(|bare| bare.eq_ignore_ascii_case(required))
+    })
 }
 
 /// `true` whenever the member is present, whatever its value (even `null`).
@@ -92,6 +123,7 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     Ok(Decoded {
         alg: header.alg,
         kid: header.kid,
+        typ: header.typ,
         claims,
         signing_input,
         signature,
@@ -322,6 +354,11 @@ impl Verifier {
             .ok()
             .filter(|alg| issuer.config.algorithms.contains(alg))
             .ok_or(TokenError::AlgorithmNotAllowed)?;
+        if let Some(required) = &issuer.config.typ {
+            if !typ_matches(required, decoded.typ.as_ref().and_then(Option::as_deref)) {
+                return Err(TokenError::WrongType);
+            }
+        }
         let key = issuer.keys.select(decoded.kid.as_deref(), alg, now).await?;
         seen.tier = key.tier;
         key.verify(decoded.signing_input.as_bytes(), &decoded.signature)?;
@@ -436,6 +473,48 @@ mod tests {
             );
             assert_eq!(decode(&token).unwrap_err(), TokenError::CriticalHeader);
         }
+    }
+
+    #[test]
+    fn typ_matches_case_insensitively_with_an_optional_application_prefix() {
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+JWT",
+        ] {
+            assert!(typ_matches("at+jwt", Some(typ)), "{typ}");
+        }
+        for typ in [
+            None,
+            Some("JWT"),
+            Some("at+jwt "),
+            Some("application/"),
+            Some("xapplication/at+jwt"),
+            Some("at+jwt/application"),
+        ] {
+            assert!(!typ_matches("at+jwt", typ), "{typ:?}");
+        }
+    }
+
+    #[test]
+    fn decode_reads_typ_whatever_its_type() {
+        let token = |header: Value| {
+            format!(
+                "{}.{}.{}",
+                b64(header.to_string().as_bytes()),
+                b64(b"{}"),
+                b64(b"s")
+            )
+        };
+        let typ = |header: Value| decode(&token(header)).unwrap().typ;
+        assert_eq!(typ(json!({"alg": "RS256"})), None);
+        assert_eq!(
+            typ(json!({"alg": "RS256", "typ": "at+jwt"})),
+            Some(Some("at+jwt".into()))
+        );
+        assert_eq!(typ(json!({"alg": "RS256", "typ": 5})), Some(None));
+        assert_eq!(typ(json!({"alg": "RS256", "typ": null})), Some(None));
     }
 
     #[test]

@@ -475,3 +475,48 @@ async fn a_clock_before_1970_refuses_every_token() {
         assert_eq!(decision.reason.as_str(), "clock_unavailable", "{kind:?}");
     }
 }
+
+/// `JWT_TYP` (RFC 9068): an issuer without Cognito's `token_use` tells its access tokens
+/// from its ID tokens by the header `typ`; every kind refuses the other with `wrong_typ`.
+#[tokio::test]
+async fn jwt_typ_tells_access_tokens_from_id_tokens() {
+    use jwt_authorizer::testkit::mint_with_header;
+    let jwks = server();
+    let (authorizer, _) = build_authorizer(&config(&jwks.url(), &[("JWT_TYP", "at+jwt")])).await;
+    let with_typ = |typ: Value| {
+        let mut header = json!({"alg": "RS256", "kid": FixtureKey::Rsa.kid()});
+        if !typ.is_null() {
+            header["typ"] = typ;
+        }
+        mint_with_header(FixtureKey::Rsa, "RS256", &header, &claims("alice-1"))
+    };
+    for accepted in [
+        json!("at+jwt"),
+        json!("application/at+jwt"),
+        json!("AT+JWT"),
+    ] {
+        let token = with_typ(accepted.clone());
+        for kind in ALL_KINDS {
+            let decision = authorizer
+                .decide(&event(kind, &token, "alice-1").to_string())
+                .await;
+            assert_eq!(decision.outcome, Outcome::Allow, "{kind:?} {accepted}");
+        }
+    }
+    for refused in [json!("JWT"), json!(null), json!(7), json!("at+jwt; x")] {
+        let token = with_typ(refused.clone());
+        for kind in ALL_KINDS {
+            let decision = authorizer
+                .decide(&event(kind, &token, "alice-1").to_string())
+                .await;
+            assert_ne!(decision.outcome, Outcome::Allow, "{kind:?} {refused}");
+            assert_eq!(decision.reason.as_str(), "wrong_typ", "{kind:?} {refused}");
+        }
+    }
+    // Without JWT_TYP nothing is checked: a typ of another kind passes.
+    let (unchecked, _) = build_authorizer(&config(&jwks.url(), &[])).await;
+    let decision = unchecked
+        .decide(&event(Kind::RestToken, &with_typ(json!(7)), "alice-1").to_string())
+        .await;
+    assert_eq!(decision.outcome, Outcome::Allow);
+}

@@ -24,6 +24,9 @@ pub struct IssuerConfig {
     pub token_use: Option<TokenUse>,
     /// The algorithm allow-list (`JWT_ALGORITHMS`, default `RS256`, or `HS256` with a secret).
     pub algorithms: Vec<Algorithm>,
+    /// The required header `typ` (`JWT_TYP`, e.g. `at+jwt` for RFC 9068 access tokens),
+    /// lower case without the `application/` prefix; `None`: not checked (default).
+    pub typ: Option<String>,
 }
 
 /// Where an issuer's verification keys come from.
@@ -80,7 +83,7 @@ pub(crate) enum Audience {
 }
 
 /// Variables of the single-issuer form; none may be combined with `JWT_ISSUERS`.
-const SINGLE_ISSUER_VARIABLES: [&str; 7] = [
+const SINGLE_ISSUER_VARIABLES: [&str; 8] = [
     "COGNITO_USER_POOL_ID",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -88,6 +91,7 @@ const SINGLE_ISSUER_VARIABLES: [&str; 7] = [
     "JWT_TOKEN_USE",
     "JWT_ALGORITHMS",
     "JWT_HS256_SECRET",
+    "JWT_TYP",
 ];
 
 pub(crate) fn issuers(env: &Env<'_>, audience: Audience) -> Result<Vec<IssuerConfig>, ConfigError> {
@@ -120,6 +124,7 @@ struct IssuerFields {
     token_use: Option<String>,
     algorithms: Option<Vec<String>>,
     hs256_secret_env: Option<String>,
+    typ: Option<String>,
     #[serde(skip)]
     hs256_secret: Option<String>,
 }
@@ -151,6 +156,7 @@ fn single_issuer(env: &Env<'_>, audience: Audience) -> Result<IssuerConfig, Conf
         token_use: env.get("JWT_TOKEN_USE"),
         algorithms: env.get("JWT_ALGORITHMS").map(|a| comma_list(&a)),
         hs256_secret_env: None,
+        typ: env.get("JWT_TYP"),
         hs256_secret: env.get("JWT_HS256_SECRET"),
     };
     issuer(fields, &Origin::Single, audience)
@@ -205,6 +211,12 @@ fn issuer(
     let use_var = origin.var("JWT_TOKEN_USE", "token_use");
     let algs_var = origin.var("JWT_ALGORITHMS", "algorithms");
     let secret_var = origin.var("JWT_HS256_SECRET", "hs256_secret_env");
+    let typ_var = origin.var("JWT_TYP", "typ");
+    let typ = fields
+        .typ
+        .as_deref()
+        .map(|raw| required_typ(raw).map_err(|r| ConfigError::new(&typ_var, r)))
+        .transpose()?;
 
     let (issuer, cognito) = match (fields.cognito_user_pool_id, fields.issuer) {
         (Some(_), Some(_)) => {
@@ -345,7 +357,27 @@ fn issuer(
         audience,
         token_use,
         algorithms,
+        typ,
     })
+}
+
+/// A `JWT_TYP` value as the check compares it: lower case, without an `application/`
+/// prefix; a media type's subtype characters only (RFC 6838 §4.2).
+fn required_typ(raw: &str) -> Result<String, String> {
+    let lower = raw.trim().to_ascii_lowercase();
+    let bare = lower.strip_prefix("application/").unwrap_or(&lower);
+    let valid = !bare.is_empty()
+        && bare.len() <= 127
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c));
+    if valid {
+        Ok(bare.to_owned())
+    } else {
+        Err(format!(
+            "expected a media type such as at+jwt (optionally application/at+jwt), got {raw:?}"
+        ))
+    }
 }
 
 /// `https://cognito-idp.{region}.amazonaws.com/{pool}` from a pool id like `us-east-1_AbC123`.
@@ -662,6 +694,44 @@ mod tests {
             assert_eq!(err.variable, "JWT_ISSUERS", "{json}");
             assert!(err.to_string().contains("duplicate field"), "{err}");
         }
+    }
+
+    #[test]
+    fn jwt_typ_is_read_normalised_and_checked() {
+        let single = |typ: &str| {
+            load(&[COGNITO[0], COGNITO[1], ("JWT_TYP", typ)]).map(|c| c.issuers[0].typ.clone())
+        };
+        assert_eq!(single("at+jwt"), Ok(Some("at+jwt".into())));
+        assert_eq!(single("Application/AT+JWT"), Ok(Some("at+jwt".into())));
+        assert_eq!(
+            load(&COGNITO).unwrap().issuers[0].typ,
+            None,
+            "not checked by default"
+        );
+        for bad in ["at jwt", "application/", "a/b", "at+jwt,jwt"] {
+            assert_eq!(single(bad).unwrap_err().variable, "JWT_TYP", "{bad}");
+        }
+        let multi = load(&[(
+            "JWT_ISSUERS",
+            r#"[{"issuer":"https://a.example","jwks_url":"https://a.example/k","audience":["a"],"typ":"at+jwt"},
+                {"issuer":"https://b.example","jwks_url":"https://b.example/k","audience":["a"]}]"#,
+        )])
+        .unwrap();
+        assert_eq!(multi.issuers[0].typ.as_deref(), Some("at+jwt"));
+        assert_eq!(multi.issuers[1].typ, None);
+        let bad = r#"[{"issuer":"https://a.example","jwks_url":"https://a.example/k","audience":["a"],"typ":"a b"}]"#;
+        assert_eq!(
+            error_variable(&[("JWT_ISSUERS", bad)]),
+            "JWT_ISSUERS[0].typ"
+        );
+        let mixed = [
+            (
+                "JWT_ISSUERS",
+                r#"[{"issuer":"https://a.example","audience":["a"]}]"#,
+            ),
+            ("JWT_TYP", "at+jwt"),
+        ];
+        assert_eq!(error_variable(&mixed), "JWT_ISSUERS");
     }
 
     #[test]
