@@ -152,6 +152,7 @@ mod tests {
             token_use,
             algorithms: vec![Algorithm::RS256],
             typ: None,
+            cognito_user_pool_id: None,
         }
     }
 

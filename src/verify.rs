@@ -211,9 +211,8 @@ impl Verifier {
             tracing::error!("the system clock reads before 1970: keys not loaded, tokens refused");
             return;
         };
-        for keys in self.key_stores() {
-            keys.warm_up(now).await;
-        }
+        let stores: Vec<&IssuerKeys> = self.key_stores().collect();
+        crate::keys::warm_up_together(&stores, now).await;
     }
 
     /// Puts the keys of a JWKS document in every JWKS issuer's memory as if just fetched

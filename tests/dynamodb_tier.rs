@@ -783,3 +783,120 @@ async fn the_cooldown_runs_from_the_request_sent_not_from_the_start_of_the_reloa
     );
     assert_eq!(jwks.hits(), 2, "the window is over");
 }
+
+/// Three issuers whose keys items are live: the cold start makes one table round trip
+/// (one BatchGetItem, not three GetItems in a row) and no JWKS request, and each issuer's
+/// tokens are served from its own item.
+#[tokio::test]
+async fn a_cold_start_with_three_issuers_makes_one_table_round_trip() {
+    let w = world(Behavior::Serve(JWKS.into())).await;
+    let issuers: Vec<String> = (1..=3)
+        .map(|i| format!("https://issuer-{i}.test"))
+        .collect();
+    let urls: Vec<String> = (1..=3)
+        .map(|i| format!("{}?issuer={i}", w.jwks.url()))
+        .collect();
+    let table = KeyTable::new(&w.sdk, TABLE);
+    for url in &urls {
+        let record = KeyRecord::fetched(url, JWKS.into(), NOW - 60, 86_400);
+        assert!(table.put(&record, NOW, None).await.unwrap());
+    }
+    let entries: Vec<serde_json::Value> = issuers
+        .iter()
+        .zip(&urls)
+        .map(|(issuer, url)| json!({"issuer": issuer, "jwks_url": url, "audience": [AUDIENCE]}))
+        .collect();
+    let container = |entries: String| {
+        let sdk = w.sdk.clone();
+        async move {
+            let config = config_only(&[
+                ("JWT_ISSUERS", entries.as_str()),
+                ("KEYS_TABLE_NAME", TABLE),
+            ]);
+            let clock = Arc::new(ManualClock::new(NOW));
+            let authorizer =
+                Authorizer::new(&config, clock, Some(KeyTable::new(&sdk, TABLE))).unwrap();
+            authorizer.warm_up().await;
+            authorizer
+        }
+    };
+    let a = container(json!(entries).to_string()).await;
+    assert_eq!(
+        (
+            a.counters().get(Counter::TableReads),
+            a.counters().get(Counter::JwksFetches),
+            a.counters().get(Counter::InitKeysFromTable)
+        ),
+        (1, 0, 3),
+        "one round trip, no JWKS request, three issuers loaded from the table"
+    );
+    assert_eq!(w.jwks.hits(), 0);
+    for issuer in &issuers {
+        let mut c = claims("alice-1");
+        c["iss"] = json!(issuer);
+        let d = decide(&a, &mint(FixtureKey::Rsa, &c)).await;
+        assert_eq!(d.outcome, Outcome::Allow, "{issuer}");
+    }
+
+    // One item missing: the batch still answers for it (absent), and only that issuer
+    // goes to its JWKS endpoint, writing its item through.
+    let mut four = entries.clone();
+    let fourth_url = format!("{}?issuer=4", w.jwks.url());
+    four.push(
+        json!({"issuer": "https://issuer-4.test", "jwks_url": fourth_url, "audience": [AUDIENCE]}),
+    );
+    let a = container(json!(four).to_string()).await;
+    assert_eq!(
+        (
+            a.counters().get(Counter::TableReads),
+            a.counters().get(Counter::JwksFetches),
+            a.counters().get(Counter::InitKeysFromJwks)
+        ),
+        (1, 1, 1)
+    );
+    assert!(
+        raw_item(&w.sdk, TABLE, &fourth_url).await.is_some(),
+        "written through"
+    );
+}
+
+/// The table down at a cold start with several issuers: one bounded call fails, not one
+/// per issuer, and every issuer falls back to its JWKS endpoint without a write.
+#[tokio::test]
+async fn a_dead_table_at_a_multi_issuer_cold_start_costs_one_call() {
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let dead = DeadEndpoint::start();
+    let dead_sdk = sdk(&dead.url).await;
+    let entries: Vec<serde_json::Value> = (1..=3)
+        .map(|i| {
+            json!({"issuer": format!("https://issuer-{i}.test"),
+                   "jwks_url": format!("{}?issuer={i}", jwks.url()), "audience": [AUDIENCE]})
+        })
+        .collect();
+    let config = config_only(&[
+        ("JWT_ISSUERS", json!(entries).to_string().as_str()),
+        ("KEYS_TABLE_NAME", TABLE),
+    ]);
+    let started = Instant::now();
+    let a = Authorizer::new(
+        &config,
+        Arc::new(ManualClock::new(NOW)),
+        Some(KeyTable::new(&dead_sdk, TABLE)),
+    )
+    .unwrap();
+    a.warm_up().await;
+    assert_eq!(
+        (
+            a.counters().get(Counter::TableReads),
+            a.counters().get(Counter::TableErrors),
+            a.counters().get(Counter::JwksFetches),
+            a.counters().get(Counter::TableWrites)
+        ),
+        (1, 1, 3, 0)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}

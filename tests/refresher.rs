@@ -115,6 +115,10 @@ async fn every_failed_fetch_leaves_the_item_byte_for_byte_unchanged() {
     for (label, broken) in [
         ("HTTP 500", Behavior::Status(500)),
         ("HTTP 404", Behavior::Status(404)),
+        (
+            "HTTP 403 (the updated-format URL of a pool not on it)",
+            Behavior::Status(403),
+        ),
         ("garbage", Behavior::Serve("not json at all".into())),
         ("not a JWKS", Behavior::Serve(r#"{"hello":"world"}"#.into())),
         ("empty key set", Behavior::Serve(r#"{"keys":[]}"#.into())),

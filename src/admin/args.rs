@@ -25,7 +25,8 @@ JWT_AUDIENCE, KEYS_TABLE_NAME, AWS_REGION, credentials, AWS_ENDPOINT_URL...).
       run one decision (an event file, a token and a route, or an event on stdin) and
       print every step
 
---issuer defaults to the only configured issuer. A revoke never narrows a revocation
+--issuer defaults to the only configured issuer, or to every iss of the only configured
+Cognito pool (formats and replica Regions). A revoke never narrows a revocation
 already stored. --dry-run prints the item and writes nothing. EPOCH is whole seconds
 (10^11 or more is refused: milliseconds by mistake). Exit status: 0 done, 1 the table or the command failed, 2 bad arguments
 or configuration.

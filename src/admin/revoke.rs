@@ -31,22 +31,32 @@ pub struct Plan {
     pub item: Revocation,
 }
 
-/// The configured issuer a revoke is for: `asked`, which must be configured, or the
-/// only configured one.
-pub fn issuer<'a>(config: &'a Config, asked: Option<&str>) -> Result<&'a str, AdminError> {
+/// The configured issuers a revoke writes for: `asked`, which must be configured; or,
+/// without it, the only configured issuer, or every `iss` of the only configured Cognito
+/// pool (with `COGNITO_ISSUER_FORMAT=both` or replica Regions its users' tokens carry any
+/// of them, and a sign-out must cover them all).
+pub fn issuers<'a>(config: &'a Config, asked: Option<&str>) -> Result<Vec<&'a str>, AdminError> {
     let configured: Vec<&str> = config.issuers.iter().map(|i| i.issuer.as_str()).collect();
+    let pools: Vec<Option<&str>> = config
+        .issuers
+        .iter()
+        .map(|i| i.cognito_user_pool_id.as_deref())
+        .collect();
+    let one_pool =
+        matches!(pools.first(), Some(Some(first)) if pools.iter().all(|p| *p == Some(*first)));
     match (asked, configured.as_slice()) {
         (Some(asked), _) => configured
             .iter()
             .find(|c| **c == asked)
-            .copied()
+            .map(|c| vec![*c])
             .ok_or_else(|| {
                 AdminError::Invalid(format!(
                     "--issuer {asked} is not a configured issuer (configured: {})",
                     configured.join(", ")
                 ))
             }),
-        (None, [only]) => Ok(only),
+        (None, [only]) => Ok(vec![only]),
+        (None, _) if one_pool => Ok(configured),
         (None, _) => Err(AdminError::Invalid(format!(
             "several issuers are configured: pass --issuer (one of: {})",
             configured.join(", ")
@@ -179,36 +189,42 @@ pub async fn run(
     now: u64,
     out: &mut dyn Write,
 ) -> Result<(), AdminError> {
-    let issuer = issuer(config, args.issuer.as_deref())?;
-    let plan = plan(args, issuer, now, config.clock_skew_seconds)?;
-    if args.dry_run {
-        let item = dry_run_item(&plan);
-        return writeln!(
-            out,
-            "dry run, nothing written: {}: {}\n{item}",
-            plan.key.pk,
-            refuses(&plan.item)
-        )
-        .map_err(AdminError::output);
-    }
-    let outcome = DynamoStore::new(table)
-        .revoke(&plan.key, plan.item)
-        .await
-        .map_err(|error| AdminError::Table {
-            table: table.name().to_owned(),
-            error,
-        })?;
-    let bound = match &config.revocation {
-        Some(settings) => format!(
-            "; authorizers enforce it within {} s (REVOCATION_CACHE_SECONDS) plus the API's authorizer result TTL",
-            settings.cache.as_secs()
-        ),
-        None => {
-            "; REVOCATION is off in this environment: only authorizers with REVOCATION=on read it"
-                .to_owned()
+    let plans = issuers(config, args.issuer.as_deref())?
+        .into_iter()
+        .map(|issuer| plan(args, issuer, now, config.clock_skew_seconds))
+        .collect::<Result<Vec<_>, _>>()?;
+    for plan in &plans {
+        if args.dry_run {
+            writeln!(
+                out,
+                "dry run, nothing written: {}: {}\n{}",
+                plan.key.pk,
+                refuses(&plan.item),
+                dry_run_item(plan)
+            )
+            .map_err(AdminError::output)?;
+            continue;
         }
-    };
-    writeln!(out, "{}{bound}", report(&plan, &outcome)).map_err(AdminError::output)
+        let outcome = DynamoStore::new(table)
+            .revoke(&plan.key, plan.item)
+            .await
+            .map_err(|error| AdminError::Table {
+                table: table.name().to_owned(),
+                error,
+            })?;
+        let bound = match &config.revocation {
+            Some(settings) => format!(
+                "; authorizers enforce it within {} s (REVOCATION_CACHE_SECONDS) plus the API's authorizer result TTL",
+                settings.cache.as_secs()
+            ),
+            None => {
+                "; REVOCATION is off in this environment: only authorizers with REVOCATION=on read it"
+                    .to_owned()
+            }
+        };
+        writeln!(out, "{}{bound}", report(plan, &outcome)).map_err(AdminError::output)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -316,9 +332,9 @@ mod tests {
     fn the_issuer_defaults_to_the_only_one_and_must_be_configured() {
         let config = load(&COGNITO).unwrap();
         let only = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123";
-        assert_eq!(issuer(&config, None).unwrap(), only);
-        assert_eq!(issuer(&config, Some(only)).unwrap(), only);
-        let err = issuer(&config, Some("https://evil.example")).unwrap_err();
+        assert_eq!(issuers(&config, None).unwrap(), [only]);
+        assert_eq!(issuers(&config, Some(only)).unwrap(), [only]);
+        let err = issuers(&config, Some("https://evil.example")).unwrap_err();
         assert!(err.to_string().contains("not a configured issuer"), "{err}");
         let two = load(&[(
             "JWT_ISSUERS",
@@ -326,12 +342,33 @@ mod tests {
                 {"issuer":"https://b","jwks_url":"https://b/k","audience":["x"]}]"#,
         )])
         .unwrap();
-        let err = issuer(&two, None).unwrap_err();
+        let err = issuers(&two, None).unwrap_err();
         assert!(
             err.to_string()
                 .contains("pass --issuer (one of: https://a, https://b)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn without_issuer_a_pool_with_several_iss_is_revoked_under_each() {
+        let both = load(&[
+            COGNITO[0],
+            COGNITO[1],
+            ("COGNITO_ISSUER_FORMAT", "both"),
+            ("COGNITO_REPLICA_REGIONS", "us-east-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            issuers(&both, None).unwrap(),
+            [
+                "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
+                "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123"
+            ]
+        );
+        let one = "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123";
+        assert_eq!(issuers(&both, Some(one)).unwrap(), [one]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The issuers: the single-issuer variables or `JWT_ISSUERS`, each becoming an
-//! [`IssuerConfig`] (exact `iss`, where its keys come from, audiences, Cognito
-//! `token_use`, the algorithm allow-list).
+//! The issuers: the single-issuer variables or `JWT_ISSUERS`, each becoming one
+//! [`IssuerConfig`] per accepted `iss` (exact `iss`, where its keys come from, audiences,
+//! Cognito `token_use`, the algorithm allow-list, the required `typ`). A Cognito pool
+//! accepts one `iss` per issuer format and Region (`COGNITO_ISSUER_FORMAT`,
+//! `COGNITO_REPLICA_REGIONS`), each with its keys at `{iss}/.well-known/jwks.json`.
 
 use serde::Deserialize;
 
@@ -27,6 +29,20 @@ pub struct IssuerConfig {
     /// The required header `typ` (`JWT_TYP`, e.g. `at+jwt` for RFC 9068 access tokens),
     /// lower case without the `application/` prefix; `None`: not checked (default).
     pub typ: Option<String>,
+    /// The Cognito user pool this issuer is one `iss` of; `None` for other issuers.
+    pub cognito_user_pool_id: Option<String>,
+}
+
+/// Which `iss` a Cognito pool's tokens carry (`COGNITO_ISSUER_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CognitoIssuerFormat {
+    /// `https://cognito-idp.{region}.amazonaws.com/{pool}`, a replica under its own Region
+    /// (default).
+    Original,
+    /// `https://issuer-cognito-idp.{primary region}.amazonaws.com/{pool}`.
+    Updated,
+    /// Both, while a pool moves from one to the other.
+    Both,
 }
 
 /// Where an issuer's verification keys come from.
@@ -83,8 +99,10 @@ pub(crate) enum Audience {
 }
 
 /// Variables of the single-issuer form; none may be combined with `JWT_ISSUERS`.
-const SINGLE_ISSUER_VARIABLES: [&str; 8] = [
+const SINGLE_ISSUER_VARIABLES: [&str; 10] = [
     "COGNITO_USER_POOL_ID",
+    "COGNITO_ISSUER_FORMAT",
+    "COGNITO_REPLICA_REGIONS",
     "JWT_ISSUER",
     "JWKS_URL",
     "JWT_AUDIENCE",
@@ -108,7 +126,7 @@ pub(crate) fn issuers(env: &Env<'_>, audience: Audience) -> Result<Vec<IssuerCon
             }
             multi_issuers(&json, env, audience)
         }
-        None => Ok(vec![single_issuer(env, audience)?]),
+        None => single_issuer(env, audience),
     }
 }
 
@@ -125,6 +143,8 @@ struct IssuerFields {
     algorithms: Option<Vec<String>>,
     hs256_secret_env: Option<String>,
     typ: Option<String>,
+    cognito_issuer_format: Option<String>,
+    cognito_replica_regions: Option<Vec<String>>,
     #[serde(skip)]
     hs256_secret: Option<String>,
 }
@@ -144,7 +164,7 @@ impl Origin {
     }
 }
 
-fn single_issuer(env: &Env<'_>, audience: Audience) -> Result<IssuerConfig, ConfigError> {
+fn single_issuer(env: &Env<'_>, audience: Audience) -> Result<Vec<IssuerConfig>, ConfigError> {
     let fields = IssuerFields {
         issuer: env.get("JWT_ISSUER"),
         cognito_user_pool_id: env.get("COGNITO_USER_POOL_ID"),
@@ -157,6 +177,8 @@ fn single_issuer(env: &Env<'_>, audience: Audience) -> Result<IssuerConfig, Conf
         algorithms: env.get("JWT_ALGORITHMS").map(|a| comma_list(&a)),
         hs256_secret_env: None,
         typ: env.get("JWT_TYP"),
+        cognito_issuer_format: env.get("COGNITO_ISSUER_FORMAT"),
+        cognito_replica_regions: env.get("COGNITO_REPLICA_REGIONS").map(|r| comma_list(&r)),
         hs256_secret: env.get("JWT_HS256_SECRET"),
     };
     issuer(fields, &Origin::Single, audience)
@@ -188,23 +210,25 @@ fn multi_issuers(
             })?;
             fields.hs256_secret = Some(secret);
         }
-        let config = issuer(fields, &origin, audience)?;
-        if issuers.iter().any(|other| other.issuer == config.issuer) {
-            return Err(ConfigError::new(
-                origin.var("", "issuer"),
-                format!("{} is listed twice", config.issuer),
-            ));
+        for config in issuer(fields, &origin, audience)? {
+            if issuers.iter().any(|other| other.issuer == config.issuer) {
+                return Err(ConfigError::new(
+                    origin.var("", "issuer"),
+                    format!("{} is listed twice", config.issuer),
+                ));
+            }
+            issuers.push(config);
         }
-        issuers.push(config);
     }
     Ok(issuers)
 }
 
+/// The issuers of one entry: one, or (a Cognito pool) one per accepted `iss`.
 fn issuer(
     fields: IssuerFields,
     origin: &Origin,
     audience_rule: Audience,
-) -> Result<IssuerConfig, ConfigError> {
+) -> Result<Vec<IssuerConfig>, ConfigError> {
     let pool_var = origin.var("COGNITO_USER_POOL_ID", "cognito_user_pool_id");
     let issuer_var = origin.var("JWT_ISSUER", "issuer");
     let jwks_var = origin.var("JWKS_URL", "jwks_url");
@@ -218,18 +242,48 @@ fn issuer(
         .map(|raw| required_typ(raw).map_err(|r| ConfigError::new(&typ_var, r)))
         .transpose()?;
 
-    let (issuer, cognito) = match (fields.cognito_user_pool_id, fields.issuer) {
+    let format_var = origin.var("COGNITO_ISSUER_FORMAT", "cognito_issuer_format");
+    let regions_var = origin.var("COGNITO_REPLICA_REGIONS", "cognito_replica_regions");
+    let pool_id = fields.cognito_user_pool_id.clone();
+    if pool_id.is_none() {
+        for (var, set) in [
+            (&format_var, fields.cognito_issuer_format.is_some()),
+            (&regions_var, fields.cognito_replica_regions.is_some()),
+        ] {
+            if set {
+                return Err(ConfigError::new(
+                    var,
+                    format!("only applies to Cognito issuers ({pool_var})"),
+                ));
+            }
+        }
+    }
+    let (issuers, cognito) = match (fields.cognito_user_pool_id, fields.issuer) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::new(
                 &pool_var,
                 format!("set either {pool_var} or {issuer_var}, not both"),
             ));
         }
-        (Some(pool), None) => (
-            cognito_issuer(&pool).map_err(|r| ConfigError::new(&pool_var, r))?,
-            true,
-        ),
-        (None, Some(issuer)) => (issuer, false),
+        (Some(pool), None) => {
+            let format = match fields.cognito_issuer_format.as_deref().map(str::trim) {
+                None | Some("original") => CognitoIssuerFormat::Original,
+                Some("updated") => CognitoIssuerFormat::Updated,
+                Some("both") => CognitoIssuerFormat::Both,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        &format_var,
+                        format!("expected original, updated or both, got {other:?}"),
+                    ));
+                }
+            };
+            let replicas = fields.cognito_replica_regions.unwrap_or_default();
+            let issuers = cognito_issuers(&pool, format, &replicas).map_err(|(which, r)| {
+                ConfigError::new(if which { &regions_var } else { &pool_var }, r)
+            })?;
+            (issuers, true)
+        }
+        (None, Some(issuer)) => (vec![issuer], false),
         (None, None) => {
             return Err(ConfigError::new(
                 &issuer_var,
@@ -238,7 +292,10 @@ fn issuer(
         }
     };
 
-    if issuer.contains('#') || issuer.contains(char::is_whitespace) {
+    if let Some(issuer) = issuers
+        .iter()
+        .find(|i| i.contains('#') || i.contains(char::is_whitespace))
+    {
         return Err(ConfigError::new(
             &issuer_var,
             format!(
@@ -323,7 +380,7 @@ fn issuer(
                     "an HS256-secret issuer accepts only HS256",
                 ));
             }
-            KeySourceConfig::Secret(secret)
+            Keys::Secret(secret)
         }
         None => {
             if algorithms.contains(&Algorithm::HS256) {
@@ -332,33 +389,51 @@ fn issuer(
                     format!("HS256 needs a shared secret ({secret_var}); never for a JWKS issuer"),
                 ));
             }
-            let location = match fields.jwks_url {
-                Some(url) => JwksLocation::Url(
-                    checked_url(&url).map_err(|r| ConfigError::new(&jwks_var, r))?,
-                ),
-                None if cognito => JwksLocation::Url(format!("{issuer}/.well-known/jwks.json")),
-                None => {
-                    checked_url(&issuer).map_err(|r| {
+            let configured = fields
+                .jwks_url
+                .map(|url| checked_url(&url).map_err(|r| ConfigError::new(&jwks_var, r)))
+                .transpose()?;
+            if configured.is_none() && !cognito {
+                if let Some(issuer) = issuers.first() {
+                    checked_url(issuer).map_err(|r| {
                         ConfigError::new(
                             &issuer_var,
                             format!("{r} (needed for OIDC discovery; or set {jwks_var})"),
                         )
                     })?;
-                    JwksLocation::Discover
                 }
-            };
-            KeySourceConfig::Jwks(location)
+            }
+            Keys::Jwks(configured)
         }
     };
 
-    Ok(IssuerConfig {
-        issuer,
-        keys,
-        audience,
-        token_use,
-        algorithms,
-        typ,
-    })
+    Ok(issuers
+        .into_iter()
+        .map(|issuer| IssuerConfig {
+            keys: match &keys {
+                Keys::Secret(secret) => KeySourceConfig::Secret(secret.clone()),
+                // `JWKS_URL` serves every `iss` of a pool: one set of keys.
+                Keys::Jwks(Some(url)) => KeySourceConfig::Jwks(JwksLocation::Url(url.clone())),
+                Keys::Jwks(None) if cognito => KeySourceConfig::Jwks(JwksLocation::Url(format!(
+                    "{issuer}/.well-known/jwks.json"
+                ))),
+                Keys::Jwks(None) => KeySourceConfig::Jwks(JwksLocation::Discover),
+            },
+            issuer,
+            audience: audience.clone(),
+            token_use,
+            algorithms: algorithms.clone(),
+            typ: typ.clone(),
+            cognito_user_pool_id: pool_id.clone(),
+        })
+        .collect())
+}
+
+/// An entry's key source before it is spread over the entry's issuers.
+enum Keys {
+    Secret(Vec<u8>),
+    /// A configured URL, or (none) derived per Cognito issuer, or discovered.
+    Jwks(Option<String>),
 }
 
 /// A `JWT_TYP` value as the check compares it: lower case, without an `application/`
@@ -380,19 +455,62 @@ fn required_typ(raw: &str) -> Result<String, String> {
     }
 }
 
-/// `https://cognito-idp.{region}.amazonaws.com/{pool}` from a pool id like `us-east-1_AbC123`.
-fn cognito_issuer(pool: &str) -> Result<String, String> {
-    let invalid = || format!("expected a user pool id like us-east-1_AbC123, got {pool:?}");
+/// The `iss` values a Cognito pool's tokens may carry, from a pool id like
+/// `us-east-1_AbC123`: `https://cognito-idp.{region}.amazonaws.com/{pool}` for the pool's
+/// Region and each replica Region (`original`), `https://issuer-cognito-idp.{primary
+/// region}.amazonaws.com/{pool}` (`updated`), or both. The error says whether the pool id
+/// (`false`) or a replica Region (`true`) is at fault.
+fn cognito_issuers(
+    pool: &str,
+    format: CognitoIssuerFormat,
+    replicas: &[String],
+) -> Result<Vec<String>, (bool, String)> {
+    let invalid = || {
+        (
+            false,
+            format!("expected a user pool id like us-east-1_AbC123, got {pool:?}"),
+        )
+    };
     let (region, id) = pool.split_once('_').ok_or_else(invalid)?;
-    let region_ok = region.split('-').count() >= 3
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
-    if !region_ok || !id_ok {
+    if !is_region(region) || !id_ok {
         return Err(invalid());
     }
-    Ok(format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
+    let mut regions: Vec<&str> = vec![region];
+    for replica in replicas {
+        let replica = replica.trim();
+        if !is_region(replica) {
+            return Err((
+                true,
+                format!("expected Regions like eu-west-1, got {replica:?}"),
+            ));
+        }
+        if regions.contains(&replica) {
+            return Err((
+                true,
+                format!("{replica} is listed twice or is the pool's own Region"),
+            ));
+        }
+        regions.push(replica);
+    }
+    let original = |region: &str| format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    let updated = format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}");
+    Ok(match format {
+        CognitoIssuerFormat::Original => regions.into_iter().map(original).collect(),
+        CognitoIssuerFormat::Updated => vec![updated],
+        CognitoIssuerFormat::Both => std::iter::once(updated)
+            .chain(regions.into_iter().map(original))
+            .collect(),
+    })
+}
+
+/// An AWS Region name such as `us-east-1` or `ap-southeast-3`.
+fn is_region(region: &str) -> bool {
+    region.split('-').count() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !region.split('-').any(str::is_empty)
 }
 
 /// Accepts `https://…`, or `http://` only to a loopback host (`127.0.0.0/8`, `[::1]`,
@@ -424,7 +542,12 @@ pub fn checked_url(url: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
     use super::*;
     use crate::config::test_support::*;
     use crate::config::{DenyMode, HttpApiResponse};
@@ -694,6 +817,142 @@ mod tests {
             assert_eq!(err.variable, "JWT_ISSUERS", "{json}");
             assert!(err.to_string().contains("duplicate field"), "{err}");
         }
+    }
+
+    fn accepted(vars: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+        load(vars)
+            .map(|config| {
+                config
+                    .issuers
+                    .into_iter()
+                    .map(|i| {
+                        let KeySourceConfig::Jwks(JwksLocation::Url(url)) = i.keys else {
+                            panic!("a Cognito issuer has a JWKS URL");
+                        };
+                        (i.issuer, url)
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.variable)
+    }
+
+    const POOL: &str = "eu-west-1_AbC123";
+
+    fn pool(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut vars = vec![("COGNITO_USER_POOL_ID", POOL), ("JWT_AUDIENCE", "c")];
+        vars.extend_from_slice(extra);
+        vars
+    }
+
+    #[test]
+    fn cognito_formats_and_replica_regions_each_accept_their_own_iss_and_jwks() {
+        let original = |region: &str| format!("https://cognito-idp.{region}.amazonaws.com/{POOL}");
+        let updated = format!("https://issuer-cognito-idp.eu-west-1.amazonaws.com/{POOL}");
+        let with_jwks = |iss: String| (format!("{iss}/.well-known/jwks.json"), iss);
+        let expect = |list: Vec<String>| -> Result<Vec<(String, String)>, String> {
+            Ok(list
+                .into_iter()
+                .map(with_jwks)
+                .map(|(j, i)| (i, j))
+                .collect())
+        };
+        assert_eq!(accepted(&pool(&[])), expect(vec![original("eu-west-1")]));
+        assert_eq!(
+            accepted(&pool(&[("COGNITO_ISSUER_FORMAT", "updated")])),
+            expect(vec![updated.clone()])
+        );
+        assert_eq!(
+            accepted(&pool(&[("COGNITO_ISSUER_FORMAT", "both")])),
+            expect(vec![updated.clone(), original("eu-west-1")])
+        );
+        let replicas = ("COGNITO_REPLICA_REGIONS", "us-east-1, ap-southeast-2");
+        assert_eq!(
+            accepted(&pool(&[replicas])),
+            expect(vec![
+                original("eu-west-1"),
+                original("us-east-1"),
+                original("ap-southeast-2")
+            ])
+        );
+        assert_eq!(
+            accepted(&pool(&[replicas, ("COGNITO_ISSUER_FORMAT", "updated")])),
+            expect(vec![updated.clone()]),
+            "an updated-format replica issues under the primary's issuer"
+        );
+        assert_eq!(
+            accepted(&pool(&[replicas, ("COGNITO_ISSUER_FORMAT", "both")])).map(|v| v.len()),
+            Ok(4)
+        );
+        let config = load(&pool(&[("COGNITO_ISSUER_FORMAT", "both")])).unwrap();
+        assert!(
+            config
+                .issuers
+                .iter()
+                .all(|i| i.token_use == Some(TokenUse::Access)
+                    && i.cognito_user_pool_id.as_deref() == Some(POOL))
+        );
+    }
+
+    #[test]
+    fn jwks_url_serves_every_issuer_of_the_pool() {
+        let vars = pool(&[
+            ("COGNITO_ISSUER_FORMAT", "both"),
+            ("JWKS_URL", "https://keys.example/jwks.json"),
+        ]);
+        let urls: Vec<String> = accepted(&vars)
+            .unwrap()
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
+        assert_eq!(urls, ["https://keys.example/jwks.json"; 2]);
+    }
+
+    #[test]
+    fn cognito_format_and_replicas_are_checked() {
+        for (var, value) in [
+            ("COGNITO_ISSUER_FORMAT", "new"),
+            ("COGNITO_REPLICA_REGIONS", "eu-west-1"),
+            ("COGNITO_REPLICA_REGIONS", "us-east-1,us-east-1"),
+            ("COGNITO_REPLICA_REGIONS", "US-EAST-1"),
+            ("COGNITO_REPLICA_REGIONS", "us-east"),
+        ] {
+            assert_eq!(
+                accepted(&pool(&[(var, value)])),
+                Err(var.to_owned()),
+                "{value}"
+            );
+        }
+        for var in ["COGNITO_ISSUER_FORMAT", "COGNITO_REPLICA_REGIONS"] {
+            let okta = [
+                ("JWT_ISSUER", "https://a.example"),
+                ("JWKS_URL", "https://a.example/k"),
+                ("JWT_AUDIENCE", "a"),
+                (var, "updated"),
+            ];
+            assert_eq!(error_variable(&okta), var, "only for Cognito");
+        }
+    }
+
+    #[test]
+    fn jwt_issuers_entries_take_the_cognito_fields() {
+        let json = r#"[
+            {"cognito_user_pool_id":"eu-west-1_AbC123","audience":["c"],
+             "cognito_issuer_format":"both","cognito_replica_regions":["us-east-1"]},
+            {"issuer":"https://login.example","jwks_url":"https://login.example/keys","audience":["api"]}
+        ]"#;
+        let config = load(&[("JWT_ISSUERS", json)]).unwrap();
+        assert_eq!(config.issuers.len(), 4);
+        let bad = r#"[{"cognito_user_pool_id":"eu-west-1_AbC123","audience":["c"],"cognito_replica_regions":["x"]}]"#;
+        assert_eq!(
+            error_variable(&[("JWT_ISSUERS", bad)]),
+            "JWT_ISSUERS[0].cognito_replica_regions"
+        );
+        let twice = r#"[{"cognito_user_pool_id":"eu-west-1_AbC123","audience":["c"]},
+                       {"issuer":"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123","audience":["c"],"jwks_url":"https://k.example/k"}]"#;
+        assert_eq!(
+            error_variable(&[("JWT_ISSUERS", twice)]),
+            "JWT_ISSUERS[1].issuer"
+        );
     }
 
     #[test]

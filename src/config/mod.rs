@@ -13,7 +13,8 @@ mod strict_json;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
 pub use issuer::{
-    IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES, TokenUse, checked_url,
+    CognitoIssuerFormat, IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES,
+    TokenUse, checked_url,
 };
 pub use keys::KeySettings;
 pub use revocation::{

@@ -2,6 +2,7 @@
 //! PutItem that never replaces a newer usable item but always a poisoned one. Every call
 //! is bounded (see [`Budget`]), so a dead table costs well under a second.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::{ReconnectMode, RetryConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::record::{self, EXPIRES_AT, FETCHED_AT, Item, PK, Poison, Stored};
 use crate::error::UpstreamError;
@@ -41,6 +42,27 @@ pub enum Budget {
     /// accepts connections and never answers still costs under a second, once per
     /// container.
     Init,
+}
+
+/// At most this many items in one BatchGetItem (DynamoDB's limit).
+pub const MAX_BATCH_KEYS: usize = 100;
+
+/// Items read together in one BatchGetItem (Lambda init, every issuer at once), by
+/// partition key: each key DynamoDB answered for, with its item or `None` when absent.
+/// A key it left unprocessed is not here, so its reader asks again on its own.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    answered: HashMap<String, Option<HashMap<String, AttributeValue>>>,
+}
+
+impl Prefetched {
+    /// `subject`'s item of kind `T` read at wall time `now`, if this batch answered for
+    /// it: `Some(None)` when it is absent.
+    pub fn get<T: Item>(&self, subject: &str, now: u64) -> Option<Option<Stored<T>>> {
+        self.answered
+            .get(&T::partition_key(subject))
+            .map(|item| item.as_ref().map(|item| record::parse(subject, item, now)))
+    }
 }
 
 /// The keys table; the client is built once per container.
@@ -150,23 +172,65 @@ impl KeyTable {
             Budget::Init => {
                 request
                     .customize()
-                    .config_override(
-                        aws_sdk_dynamodb::config::Builder::default()
-                            .timeout_config(
-                                TimeoutConfig::builder()
-                                    .connect_timeout(INIT_CONNECT_TIMEOUT)
-                                    .operation_attempt_timeout(INIT_TIMEOUT)
-                                    .operation_timeout(INIT_TIMEOUT)
-                                    .build(),
-                            )
-                            .retry_config(retries(1)),
-                    )
+                    .config_override(init_bounds())
                     .send()
                     .await
             }
         }
         .map_err(upstream)?;
         Ok(output.item.map(|item| record::parse(subject, &item, now)))
+    }
+
+    /// The items under `keys` (partition keys, at most [`MAX_BATCH_KEYS`], distinct) in
+    /// one BatchGetItem within the [`Budget::Init`] bounds; keys left unprocessed are
+    /// left out of the answer.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Prefetched, UpstreamError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(
+                keys.iter()
+                    .take(MAX_BATCH_KEYS)
+                    .map(|pk| HashMap::from([(PK.to_owned(), AttributeValue::S(pk.clone()))]))
+                    .collect(),
+            ))
+            .build()
+            .map_err(|e| UpstreamError::Transport(format!("DynamoDB request: {e}")))?;
+        let mut output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .customize()
+            .config_override(init_bounds())
+            .send()
+            .await
+            .map_err(upstream)?;
+        let unprocessed: Vec<String> = output
+            .unprocessed_keys
+            .as_mut()
+            .and_then(|u| u.remove(&self.table))
+            .map(|k| k.keys)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|key| key.get(PK)?.as_s().ok().cloned())
+            .collect();
+        let mut answered: HashMap<String, Option<HashMap<String, AttributeValue>>> = keys
+            .iter()
+            .take(MAX_BATCH_KEYS)
+            .filter(|pk| !unprocessed.contains(pk))
+            .map(|pk| (pk.clone(), None))
+            .collect();
+        let items = output
+            .responses
+            .as_mut()
+            .and_then(|r| r.remove(&self.table))
+            .unwrap_or_default();
+        for item in items {
+            if let Some(pk) = item.get(PK).and_then(|v| v.as_s().ok()) {
+                if let Some(slot) = answered.get_mut(pk) {
+                    *slot = Some(item);
+                }
+            }
+        }
+        Ok(Prefetched { answered })
     }
 
     /// Stores `record` unless the table holds a newer usable one: the write goes through
@@ -209,6 +273,19 @@ impl KeyTable {
         }
         written(request).await
     }
+}
+
+/// The bounds of a [`Budget::Init`] read: one attempt of [`INIT_TIMEOUT`].
+fn init_bounds() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(INIT_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(INIT_TIMEOUT)
+                .operation_timeout(INIT_TIMEOUT)
+                .build(),
+        )
+        .retry_config(retries(1))
 }
 
 /// Sends a conditional PutItem: `true` when it was written, `false` when its condition

@@ -9,12 +9,50 @@ use tokio::sync::Mutex;
 
 use super::plan::{self, Dated, Held, History, Input, Progress, Read, Sent, Step};
 use super::record::{DiscoveryRecord, Item, KeyRecord, Poison, Stored};
-use super::{Budget, KeyTable, MemoryTier, Snapshot, Tier, TierDeps, fetch_keys};
+use super::{Budget, KeyTable, MemoryTier, Prefetched, Snapshot, Tier, TierDeps, fetch_keys};
 use crate::clock::Now;
 use crate::config::{IssuerConfig, JwksLocation, checked_url};
 use crate::error::{KeyError, UpstreamError};
 use crate::jwk::{Algorithm, KeySet};
 use crate::metrics::Counter;
+
+/// What Lambda init read for every issuer at once (see [`warm_up_together`]).
+type Batch = Result<Prefetched, UpstreamError>;
+
+/// Loads every issuer's keys during Lambda init with one table round trip however many
+/// issuers there are: one BatchGetItem of each issuer's first item (`JWKS#{url}`, or
+/// `DISCOVERY#{issuer}` for a discovery issuer, whose keys item is read after), then each
+/// issuer's plan on what it found. A single issuer reads with GetItem as before; a failed
+/// batch counts as the table down for every issuer (one bounded call, not one per issuer).
+pub async fn warm_up_together(stores: &[&IssuerKeys], now: Now) {
+    let (Some(first), true) = (stores.first(), stores.len() > 1) else {
+        for keys in stores {
+            keys.warm_up(now).await;
+        }
+        return;
+    };
+    let batch = match &first.deps.table {
+        Some(table) => {
+            let mut keys: Vec<String> = Vec::with_capacity(stores.len());
+            for store in stores {
+                let key = store.first_item_key().await;
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            first.deps.counters.add(Counter::TableReads);
+            let batch = table.get_many(&keys).await;
+            if let Err(error) = &batch {
+                first.table_failed(table, error);
+            }
+            Some(batch)
+        }
+        None => None,
+    };
+    for keys in stores {
+        keys.warm_up_with(now, batch.as_ref()).await;
+    }
+}
 
 /// A reload takes at most this many steps (the plan takes at most seven; this guards
 /// against a planning bug turning into a loop).
@@ -113,8 +151,22 @@ impl IssuerKeys {
     /// request to the issuer then), else from the issuer. Failures are logged; requests
     /// retry.
     pub async fn warm_up(&self, now: Now) {
+        self.warm_up_with(now, None).await;
+    }
+
+    /// The partition key of the first item a cold start reads: the keys item when the
+    /// JWKS URL is known, else the discovery item.
+    async fn first_item_key(&self) -> String {
+        match &self.reload.lock().await.url {
+            Some(url) => KeyRecord::partition_key(url),
+            None => DiscoveryRecord::partition_key(&self.issuer),
+        }
+    }
+
+    /// [`IssuerKeys::warm_up`], taking the items `batch` answered for from it.
+    async fn warm_up_with(&self, now: Now, batch: Option<&Batch>) {
         let mut state = self.reload.lock().await;
-        let tier = self.reload_locked(&mut state, None, now).await;
+        let tier = self.reload_locked(&mut state, None, now, batch).await;
         match self.memory.get() {
             Some(snapshot) => {
                 match snapshot.source {
@@ -142,7 +194,7 @@ impl IssuerKeys {
         if let Some(snapshot) = self.memory.leased(now).filter(serving) {
             return Ok((snapshot, Tier::Memory));
         }
-        let tier = self.reload_locked(&mut state, Some(kid), now).await;
+        let tier = self.reload_locked(&mut state, Some(kid), now, None).await;
         drop(state);
         if let Some(tier) = tier {
             tracing::info!(issuer = %self.issuer, tier = tier.as_str(), reason = "key_miss", kid, "keys loaded");
@@ -165,13 +217,15 @@ impl IssuerKeys {
         Ok((snapshot, tier.unwrap_or(Tier::Memory)))
     }
 
-    /// Runs the plan for a caller that needs `kid` (any key, when `None`); returns the
-    /// tier that loaded new keys into memory, if any.
+    /// Runs the plan for a caller that needs `kid` (any key, when `None`), taking items
+    /// from `batch` where it answered for them; returns the tier that loaded new keys
+    /// into memory, if any.
     async fn reload_locked(
         &self,
         state: &mut ReloadState,
         kid: Option<&str>,
         now: Now,
+        batch: Option<&Batch>,
     ) -> Option<Tier> {
         let history = state.history;
         // Lambda init waits out a slow table (a small CPU share); requests do not.
@@ -202,7 +256,7 @@ impl IssuerKeys {
                 (Step::Done, _) => break,
                 (Step::ReadDiscoveryItem, _) => {
                     let item = self
-                        .read_item(&self.issuer, now, budget, |d: &DiscoveryRecord| {
+                        .read_item(&self.issuer, now, budget, batch, |d: &DiscoveryRecord| {
                             checked_url(&d.jwks_uri)
                         })
                         .await;
@@ -225,7 +279,7 @@ impl IssuerKeys {
                 }
                 (Step::ReadKeysItem, Some(url)) => {
                     let item = self
-                        .read_item(&url, now, budget, |k: &KeyRecord| {
+                        .read_item(&url, now, budget, batch, |k: &KeyRecord| {
                             KeySet::from_jwks(k.jwks.as_bytes(), &self.algorithms)
                                 .map_err(|e| e.to_string())
                         })
@@ -268,21 +322,35 @@ impl IssuerKeys {
         loaded
     }
 
-    /// Reads `subject`'s item of kind `T` and checks its content with `content`: the
-    /// plan's view of it, the usable item with its parsed content, or the poisoned
-    /// version the next write must replace.
+    /// Reads `subject`'s item of kind `T` (from `batch` when it answered for it, else
+    /// with a GetItem) and checks its content with `content`: the plan's view of it, the
+    /// usable item with its parsed content, or the poisoned version the next write must
+    /// replace.
     async fn read_item<T: Item, U>(
         &self,
         subject: &str,
         now: Now,
         budget: Budget,
+        batch: Option<&Batch>,
         content: impl FnOnce(&T) -> Result<U, String>,
     ) -> ItemRead<T, U> {
         let Some(table) = &self.deps.table else {
             return ItemRead::of(Read::Absent);
         };
-        self.deps.counters.add(Counter::TableReads);
-        let poison = match table.get::<T>(subject, now.wall, budget).await {
+        let answered = match batch {
+            // Counted and logged once, for every issuer, by `warm_up_together`.
+            Some(Err(_)) => return ItemRead::of(Read::Failed),
+            Some(Ok(batch)) => batch.get::<T>(subject, now.wall),
+            None => None,
+        };
+        let stored = match answered {
+            Some(found) => Ok(found),
+            None => {
+                self.deps.counters.add(Counter::TableReads);
+                table.get::<T>(subject, now.wall, budget).await
+            }
+        };
+        let poison = match stored {
             Ok(Some(Stored::Usable(record))) => match content(&record) {
                 Ok(parsed) => {
                     return ItemRead {

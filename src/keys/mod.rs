@@ -18,9 +18,9 @@ mod source;
 use std::sync::Arc;
 
 pub use crate::outcome::Tier;
-pub use dynamo::{Budget, KeyTable};
+pub use dynamo::{Budget, KeyTable, MAX_BATCH_KEYS, Prefetched};
 pub(crate) use dynamo::{upstream, written};
-pub use issuer::IssuerKeys;
+pub use issuer::{IssuerKeys, warm_up_together};
 pub use jwks::{JwksClient, MAX_DOCUMENT_BYTES};
 pub use memory::{MemoryTier, Snapshot};
 pub use record::{DiscoveryRecord, KeyRecord};
