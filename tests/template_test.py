@@ -197,6 +197,7 @@ class TemplateMatchesTheCode(unittest.TestCase):
         read = variables_read()
         self.assertLessEqual(env, read, f"set in the template but never read: {env - read}")
         must = {"COGNITO_USER_POOL_ID", "JWT_ISSUER", "JWKS_URL", "JWT_AUDIENCE", "JWT_TOKEN_USE",
+                "COGNITO_ISSUER_FORMAT", "COGNITO_REPLICA_REGIONS", "JWT_TYP",
                 "POLICY_RESOURCES", "PRINCIPAL_CLAIM", "CONTEXT_CLAIMS", "DENY_MODE", "KEYS_TABLE_NAME"}
         self.assertLessEqual(must, env, f"missing from the template: {must - env}")
         self.assertEqual(RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]["KEYS_TABLE_NAME"],
@@ -258,8 +259,15 @@ class RevocationAndRules(unittest.TestCase):
 
 
 class LeastPrivilege(unittest.TestCase):
-    def test_iam_is_exactly_get_and_put_on_the_table_plus_batch_get_for_revocation(self):
-        revocation_only = {"Fn::If": ["RevocationOn", "dynamodb:BatchGetItem", {"Ref": "AWS::NoValue"}]}
+    def test_batch_reads_are_granted_only_when_revocation_or_several_issuers_use_them(self):
+        self.assertEqual(TEMPLATE["Conditions"]["BatchReads"], {"Fn::Or": [
+            {"Condition": "RevocationOn"},
+            {"Fn::Equals": [{"Ref": "CognitoIssuerFormat"}, "both"]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "CognitoReplicaRegions"}, ""]}]},
+        ]})
+
+    def test_iam_is_exactly_get_and_put_on_the_table_plus_batch_get_for_revocation_or_several_issuers(self):
+        revocation_only = {"Fn::If": ["BatchReads", "dynamodb:BatchGetItem", {"Ref": "AWS::NoValue"}]}
         for name in ["AuthorizerFunction", "RefresherFunction"]:
             found = [s for s in statements(RESOURCES[name]) if not all(a.startswith("logs:") for a in as_list(s["Action"]))]
             self.assertEqual(len(found), 1, name)
