@@ -16,8 +16,10 @@ neither. Here, per run:
     TOKEN event, and when that answer arrives, before anything else runs in the process,
     reads its on-CPU time: the sum of the first field of /proc/PID/task/*/schedstat.
 
-Tiers: `table` live item in the table (must make no JWKS request), `jwks` empty table so
-the keys come from the JWKS endpoint and are written through, `none` no KEYS_TABLE_NAME;
+Tiers: `table` live item in the table (must make no JWKS request), `table3` three issuers
+(JWT_ISSUERS), each with a live item of its own (one BatchGetItem, no JWKS request),
+`jwks` empty table so the keys come from the JWKS endpoint and are written through,
+`none` no KEYS_TABLE_NAME;
 and, on request only, `hanging-table`: the table endpoint completes TLS and never answers
 (the keys then come from the JWKS endpoint once the table's timeouts give up).
 Every binary given with --binary runs every cell, interleaved run by run; --peer-binary
@@ -26,7 +28,7 @@ adds lmammino/oidc-authorizer (built by hand, see docs/benchmarks.md) on the JWK
 --runs 1 and one tier: every run of every cell goes under the wrapper).
 
 Usage: python scripts/bench_coldstart.py [--moto URL] [--binary LABEL=PATH ...]
-       [--peer-binary PATH] [--runs 5] [--memory 128,256,512,1769] [--tiers table,jwks,none]
+       [--peer-binary PATH] [--runs 5] [--memory 128,256,512,1769] [--tiers table,table3,jwks,none]
        [--quick] [--json out.json] [--chart out.png] [--wrapper 'valgrind --tool=callgrind']
 """
 import argparse
@@ -62,7 +64,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE = "bench-coldstart-keys"
 FULL_CORE_MB = 1769
 MEMORY_SIZES = (128, 256, 512, FULL_CORE_MB)
-TIERS = ("table", "jwks", "none")
+TIERS = ("table", "table3", "jwks", "none")
+# The `table3` tier: the first is the issuer the timed token is from.
+THREE_ISSUERS = 3
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
 SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                   "/etc/ssl/cert.pem")
@@ -313,6 +317,12 @@ class ColdStart:
         env = {**base, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWKS_URL": self.urls["jwks"],
                "POLICY_RESOURCES": "GET/hello/{sub}",
                "AWS_ENDPOINT_URL": self.urls["hang" if tier == "hanging-table" else "dynamodb"]}
+        if tier == "table3":
+            for name in ("JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL"):
+                del env[name]
+            env["JWT_ISSUERS"] = json.dumps([
+                {"issuer": issuer, "jwks_url": url, "audience": [AUDIENCE]}
+                for issuer, url in three_issuers(self.urls["jwks"])])
         if tier != "none":
             env["KEYS_TABLE_NAME"] = TABLE
         return env
@@ -488,6 +498,12 @@ def main() -> None:
         print(f"chart: {args.chart}")
 
 
+def three_issuers(jwks_url: str) -> list[tuple[str, str]]:
+    """The `table3` tier's issuers and their JWKS URLs: ISSUER first, each URL its own item."""
+    return [(ISSUER if i == 1 else f"{ISSUER}/tenant-{i}", f"{jwks_url}?issuer={i}")
+            for i in range(1, THREE_ISSUERS + 1)]
+
+
 def measure(args, urls, hits, bundle, moto, sizes, tiers, binaries, why_not) -> list[dict]:
     dynamodb = dynamodb_client(moto)
     create_keys_table(dynamodb, TABLE)
@@ -495,6 +511,9 @@ def measure(args, urls, hits, bundle, moto, sizes, tiers, binaries, why_not) -> 
     def prepare(tier: str) -> None:
         if tier == "table":
             put_keys_item(dynamodb, TABLE, urls["jwks"], JWKS)
+        elif tier == "table3":
+            for _, url in three_issuers(urls["jwks"]):
+                put_keys_item(dynamodb, TABLE, url, JWKS)
         elif tier == "jwks":
             dynamodb.delete_item(TableName=TABLE, Key=keys_item_key(urls["jwks"]))
 
