@@ -52,7 +52,58 @@ pub const MAX_BATCH_KEYS: usize = 100;
 /// A key it left unprocessed is not here, so its reader asks again on its own.
 #[derive(Debug, Default)]
 pub struct Prefetched {
-    answered: HashMap<String, Option<HashMap<String, AttributeValue>>>,
+    answered: HashMap<String, Option<Attributes>>,
+}
+
+/// One item's attributes, as the SDK holds them.
+pub(crate) type Attributes = HashMap<String, AttributeValue>;
+
+/// The key of the item whose partition key is `pk`.
+pub(crate) fn partition_key(pk: &str) -> Attributes {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk.to_owned()))])
+}
+
+/// What one BatchGetItem call on one table answered.
+pub(crate) struct BatchAnswer {
+    /// The items found.
+    pub items: Vec<Attributes>,
+    /// The keys DynamoDB left unprocessed (ask again, or do without).
+    pub unprocessed: Vec<Attributes>,
+}
+
+/// One BatchGetItem call on `table` for `keys` (at most [`MAX_BATCH_KEYS`]), strongly
+/// consistent or not, within `budget`'s bounds.
+pub(crate) async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<Attributes>,
+    consistent: bool,
+    budget: Budget,
+) -> Result<BatchAnswer, UpstreamError> {
+    let request = KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .consistent_read(consistent)
+        .build()
+        .map_err(|e| UpstreamError::Transport(format!("DynamoDB request: {e}")))?;
+    let call = client.batch_get_item().request_items(table, request);
+    let mut output = match budget {
+        Budget::Request => call.send().await,
+        Budget::Init => call.customize().config_override(init_bounds()).send().await,
+    }
+    .map_err(upstream)?;
+    Ok(BatchAnswer {
+        items: output
+            .responses
+            .as_mut()
+            .and_then(|r| r.remove(table))
+            .unwrap_or_default(),
+        unprocessed: output
+            .unprocessed_keys
+            .as_mut()
+            .and_then(|u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default(),
+    })
 }
 
 impl Prefetched {
@@ -185,45 +236,26 @@ impl KeyTable {
     /// one BatchGetItem within the [`Budget::Init`] bounds; keys left unprocessed are
     /// left out of the answer.
     pub async fn get_many(&self, keys: &[String]) -> Result<Prefetched, UpstreamError> {
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(
-                keys.iter()
-                    .take(MAX_BATCH_KEYS)
-                    .map(|pk| HashMap::from([(PK.to_owned(), AttributeValue::S(pk.clone()))]))
-                    .collect(),
-            ))
-            .build()
-            .map_err(|e| UpstreamError::Transport(format!("DynamoDB request: {e}")))?;
-        let mut output = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .customize()
-            .config_override(init_bounds())
-            .send()
-            .await
-            .map_err(upstream)?;
-        let unprocessed: Vec<String> = output
-            .unprocessed_keys
-            .as_mut()
-            .and_then(|u| u.remove(&self.table))
-            .map(|k| k.keys)
-            .unwrap_or_default()
+        let asked: Vec<&String> = keys.iter().take(MAX_BATCH_KEYS).collect();
+        let answer = batch_get(
+            &self.client,
+            &self.table,
+            asked.iter().map(|pk| partition_key(pk)).collect(),
+            false,
+            Budget::Init,
+        )
+        .await?;
+        let unprocessed: Vec<&str> = answer
+            .unprocessed
             .iter()
-            .filter_map(|key| key.get(PK)?.as_s().ok().cloned())
+            .filter_map(|key| key.get(PK)?.as_s().ok().map(String::as_str))
             .collect();
-        let mut answered: HashMap<String, Option<HashMap<String, AttributeValue>>> = keys
-            .iter()
-            .take(MAX_BATCH_KEYS)
-            .filter(|pk| !unprocessed.contains(pk))
+        let mut answered: HashMap<String, Option<Attributes>> = asked
+            .into_iter()
+            .filter(|pk| !unprocessed.contains(&pk.as_str()))
             .map(|pk| (pk.clone(), None))
             .collect();
-        let items = output
-            .responses
-            .as_mut()
-            .and_then(|r| r.remove(&self.table))
-            .unwrap_or_default();
-        for item in items {
+        for item in answer.items {
             if let Some(pk) = item.get(PK).and_then(|v| v.as_s().ok()) {
                 if let Some(slot) = answered.get_mut(pk) {
                     *slot = Some(item);

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::record::{self, EXPIRES_AT, Key, PK, REVOKED_BEFORE, Revocation, Scope};
 use super::store::{Lookup, RevocationStore};
 use crate::error::UpstreamError;
-use crate::keys::{KeyTable, upstream, written};
+use crate::keys::{Attributes, Budget, KeyTable, batch_get, partition_key, upstream, written};
 
 /// Calls per lookup at most: the first, then the keys left unprocessed, twice.
 pub const MAX_ROUNDS: u32 = 3;
@@ -93,29 +93,12 @@ impl DynamoStore {
 
     async fn read_rounds(&self, keys: &[Key]) -> Result<Vec<(String, Revocation)>, UpstreamError> {
         let scopes: HashMap<&str, Scope> = keys.iter().map(|k| (k.pk.as_str(), k.scope)).collect();
-        let mut asking: Vec<HashMap<String, AttributeValue>> = keys
-            .iter()
-            .map(|k| HashMap::from([(PK.to_owned(), AttributeValue::S(k.pk.clone()))]))
-            .collect();
+        let mut asking: Vec<Attributes> = keys.iter().map(|k| partition_key(&k.pk)).collect();
         let mut found = Vec::with_capacity(keys.len());
         for round in 1..=MAX_ROUNDS {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(asking))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| UpstreamError::Transport(format!("DynamoDB request: {e}")))?;
-            let mut output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(upstream)?;
-            let items = output
-                .responses
-                .as_mut()
-                .and_then(|r| r.remove(&self.table))
-                .unwrap_or_default();
+            let answer =
+                batch_get(&self.client, &self.table, asking, true, Budget::Request).await?;
+            let items = answer.items;
             for item in items {
                 let pk = item.get(PK).and_then(|v| v.as_s().ok());
                 let Some((pk, scope)) = pk.and_then(|pk| Some((pk, *scopes.get(pk.as_str())?)))
@@ -128,12 +111,7 @@ impl DynamoStore {
                 }
                 found.push((pk.clone(), revocation));
             }
-            asking = output
-                .unprocessed_keys
-                .as_mut()
-                .and_then(|u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
+            asking = answer.unprocessed;
             match next_round(round, asking.len()) {
                 Round::Done => return Ok(found),
                 Round::Retry(pause) => tokio::time::sleep(pause).await,
