@@ -277,10 +277,12 @@ fn issuer(
                     ));
                 }
             };
-            let replicas = fields.cognito_replica_regions.unwrap_or_default();
-            let issuers = cognito_issuers(&pool, format, &replicas).map_err(|(which, r)| {
-                ConfigError::new(if which { &regions_var } else { &pool_var }, r)
-            })?;
+            let listed = fields.cognito_replica_regions.unwrap_or_default();
+            let primary = pool_region(&pool).map_err(|r| ConfigError::new(&pool_var, r))?;
+            let replicas =
+                replica_regions(primary, &listed).map_err(|r| ConfigError::new(&regions_var, r))?;
+            let issuers = cognito_issuers(&pool, format, &replicas)
+                .map_err(|r| ConfigError::new(&pool_var, r))?;
             (issuers, true)
         }
         (None, Some(issuer)) => (vec![issuer], false),
@@ -456,52 +458,56 @@ fn required_typ(raw: &str) -> Result<String, String> {
 }
 
 /// The `iss` values a Cognito pool's tokens may carry, from a pool id like
-/// `us-east-1_AbC123`: `https://cognito-idp.{region}.amazonaws.com/{pool}` for the pool's
-/// Region and each replica Region (`original`), `https://issuer-cognito-idp.{primary
-/// region}.amazonaws.com/{pool}` (`updated`), or both. The error says whether the pool id
-/// (`false`) or a replica Region (`true`) is at fault.
+/// `us-east-1_AbC123` and its replicas' Regions (see [`replica_regions`]):
+/// `https://cognito-idp.{region}.amazonaws.com/{pool}` for the pool's Region and each
+/// replica's (`original`), `https://issuer-cognito-idp.{primary
+/// region}.amazonaws.com/{pool}` (`updated`), or both.
 fn cognito_issuers(
     pool: &str,
     format: CognitoIssuerFormat,
-    replicas: &[String],
-) -> Result<Vec<String>, (bool, String)> {
-    let invalid = || {
-        (
-            false,
-            format!("expected a user pool id like us-east-1_AbC123, got {pool:?}"),
-        )
-    };
-    let (region, id) = pool.split_once('_').ok_or_else(invalid)?;
-    let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
-    if !is_region(region) || !id_ok {
-        return Err(invalid());
-    }
-    let mut regions: Vec<&str> = vec![region];
-    for replica in replicas {
-        let replica = replica.trim();
-        if !is_region(replica) {
-            return Err((
-                true,
-                format!("expected Regions like eu-west-1, got {replica:?}"),
-            ));
-        }
-        if regions.contains(&replica) {
-            return Err((
-                true,
-                format!("{replica} is listed twice or is the pool's own Region"),
-            ));
-        }
-        regions.push(replica);
-    }
+    replicas: &[&str],
+) -> Result<Vec<String>, String> {
+    let region = pool_region(pool)?;
     let original = |region: &str| format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
     let updated = format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}");
+    let originals = std::iter::once(region)
+        .chain(replicas.iter().copied())
+        .map(original);
     Ok(match format {
-        CognitoIssuerFormat::Original => regions.into_iter().map(original).collect(),
+        CognitoIssuerFormat::Original => originals.collect(),
         CognitoIssuerFormat::Updated => vec![updated],
-        CognitoIssuerFormat::Both => std::iter::once(updated)
-            .chain(regions.into_iter().map(original))
-            .collect(),
+        CognitoIssuerFormat::Both => std::iter::once(updated).chain(originals).collect(),
     })
+}
+
+/// The Region of a pool id like `us-east-1_AbC123`.
+fn pool_region(pool: &str) -> Result<&str, String> {
+    let invalid = || format!("expected a user pool id like us-east-1_AbC123, got {pool:?}");
+    let (region, id) = pool.split_once('_').ok_or_else(invalid)?;
+    let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+    if is_region(region) && id_ok {
+        Ok(region)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// `COGNITO_REPLICA_REGIONS` checked against the pool's own Region: Region names, none
+/// twice, not the pool's.
+fn replica_regions<'a>(primary: &str, replicas: &'a [String]) -> Result<Vec<&'a str>, String> {
+    let mut seen: Vec<&str> = Vec::with_capacity(replicas.len());
+    for replica in replicas.iter().map(|r| r.trim()) {
+        if !is_region(replica) {
+            return Err(format!("expected Regions like eu-west-1, got {replica:?}"));
+        }
+        if replica == primary || seen.contains(&replica) {
+            return Err(format!(
+                "{replica} is listed twice or is the pool's own Region"
+            ));
+        }
+        seen.push(replica);
+    }
+    Ok(seen)
 }
 
 /// An AWS Region name such as `us-east-1` or `ap-southeast-3`.
