@@ -2,14 +2,16 @@
 # Runs every test of the product: formatting, lints, unit tests, integration tests
 # (loopback JWKS servers, moto_server's Cognito and DynamoDB, the built binaries under a
 # Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, the SAM
-# template checks (cfn-lint, sam validate --lint, tests/template_test.py) and the
-# differential test against aws-jwt-verify and jsonwebtoken (scripts/differential.sh).
+# template checks (cfn-lint, sam validate --lint and tests/*_test.py on template.yaml,
+# authorizer.yaml and examples/sam/template.yaml), the CDK example's synth and cdk-nag
+# (scripts/cdk-test.sh) and the differential test against aws-jwt-verify and
+# jsonwebtoken (scripts/differential.sh).
 # The fuzz smoke, a test of nothing a user meets that costs minutes of release builds,
 # runs in .ci/run (scripts/fuzz.sh).
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
-# .venv/, aws-jwt-verify into tests/differential/node_modules/); later runs reuse them and
-# target/. Usage: scripts/test.sh
+# .venv/, aws-jwt-verify into tests/differential/node_modules/, the CDK app's packages
+# into examples/cdk/node_modules/); later runs reuse them and target/. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/tools.sh
@@ -26,15 +28,22 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, integration, end-to-end, benches in quick mode)"
 cargo test --workspace --all-targets
 
-echo "== template.yaml: cfn-lint, sam validate --lint, checks against the code"
+echo "== SAM templates: cfn-lint, sam validate --lint, checks against the code"
+# template.yaml (the demo stack), authorizer.yaml (the authorizer-only stack) and
+# examples/sam/template.yaml (an existing API attached to it by ARN).
 export SAM_CLI_TELEMETRY=0
-cfn-lint template.yaml
-if ! out=$(sam validate --lint --region us-east-1 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
-grep -i "valid" <<<"$out"
-python -m unittest tests/template_test.py
+for template in template.yaml authorizer.yaml examples/sam/template.yaml; do
+  cfn-lint "$template"
+  if ! out=$(sam validate --lint --region us-east-1 -t "$template" 2>&1); then
+    echo "$out" >&2
+    exit 1
+  fi
+  grep -i "valid" <<<"$out"
+done
+python -m unittest tests/template_test.py tests/authorizer_template_test.py tests/attach_sam_test.py
+
+echo "== examples/cdk: cdk synth offline, the template and cdk-nag's findings checked"
+scripts/cdk-test.sh
 
 echo "== differential: this authorizer, aws-jwt-verify and jsonwebtoken on one corpus"
 scripts/differential.sh
