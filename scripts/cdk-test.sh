@@ -17,4 +17,4 @@ if [[ ! -f node_modules/.lock-sha256 || $(<node_modules/.lock-sha256) != "$want"
   printf '%s\n' "$want" >node_modules/.lock-sha256
 fi
 export CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true
-node --test test/
+node --test test/synth.test.mjs

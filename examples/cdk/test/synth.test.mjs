@@ -5,7 +5,7 @@
 // route is behind it, and cdk-nag's AWS Solutions pack found nothing that is neither
 // fixed nor acknowledged with a written reason (an unacknowledged finding fails the synth).
 //
-// Run by scripts/cdk-test.sh: node --test test/
+// Run by scripts/cdk-test.sh: node --test test/synth.test.mjs
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
