@@ -58,7 +58,8 @@ pub struct Setup {
     pub principal_claim: &'static str,
     /// `DENY_MODE=deny`.
     pub deny: bool,
-    /// `HTTP_API_RESPONSE=iam`.
+    /// HTTP API answers are IAM policies: `HTTP_API_RESPONSE=iam`, or `auto` with grants
+    /// narrower than `*` for every token.
     pub http_iam: bool,
 }
 
@@ -74,7 +75,7 @@ const RULES_0: &str = r#"[
 
 const RULES_1: &str = r#"[
   {"resources": ["GET/groups/{uid}/*"], "groups_all": ["ops", "dev"]},
-  {"resources": ["POST/orders/{sub}-{uid}", "$connect"], "scopes_any": ["orders"], "claims": {"custom:tenant": ["acme", 7]}},
+  {"resources": ["POST/orders/{sub}/{uid}", "$connect"], "scopes_any": ["orders"], "claims": {"custom:tenant": ["acme", 7]}},
   {"resources": ["GET/hello/{email}"]}
 ]"#;
 
@@ -139,6 +140,9 @@ pub fn setups() -> Vec<Setup> {
                     "CONTEXT_CLAIMS",
                     "sub,username,tier,groups=cognito:groups".into(),
                 ),
+                // Simple answers for per-user grants: only with the cache declared off.
+                ("HTTP_API_RESPONSE", "simple".into()),
+                ("HTTP_API_CACHE", "off".into()),
             ],
             issuers: vec![oidc.clone()],
             skew: 0,
@@ -201,7 +205,8 @@ pub fn setups() -> Vec<Setup> {
             groups_claim: "cognito:groups",
             principal_claim: "sub",
             deny: false,
-            http_iam: false,
+            // HTTP_API_RESPONSE unset: `auto`, IAM for per-user grants.
+            http_iam: true,
         },
         Setup {
             name: "two issuers, skew 300, default grant",

@@ -145,6 +145,9 @@ class Soak:
             "REVOCATION": "on", "REVOCATION_CACHE_SECONDS": str(p.revocation_cache),
             "REVOCATION_ON_ERROR": self.args.on_error,
             "POLICY_RESOURCES": POLICY_RESOURCES, "POLICY_RULES": POLICY_RULES,
+            # The oracle judges HTTP API simple answers; with per-user templates those need
+            # the authorizer cache declared off (HTTP_API_RESPONSE auto would answer IAM).
+            "HTTP_API_RESPONSE": "simple", "HTTP_API_CACHE": "off",
             **dict(pair.split("=", 1) for pair in self.args.env),
         }
 
