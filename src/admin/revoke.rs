@@ -193,8 +193,8 @@ pub async fn run(
         .into_iter()
         .map(|issuer| plan(args, issuer, now, config.clock_skew_seconds))
         .collect::<Result<Vec<_>, _>>()?;
-    for plan in &plans {
-        if args.dry_run {
+    if args.dry_run {
+        for plan in &plans {
             writeln!(
                 out,
                 "dry run, nothing written: {}: {}\n{}",
@@ -203,25 +203,29 @@ pub async fn run(
                 dry_run_item(plan)
             )
             .map_err(AdminError::output)?;
-            continue;
         }
-        let outcome = DynamoStore::new(table)
-            .revoke(&plan.key, plan.item)
-            .await
-            .map_err(|error| AdminError::Table {
-                table: table.name().to_owned(),
-                error,
-            })?;
-        let bound = match &config.revocation {
-            Some(settings) => format!(
-                "; authorizers enforce it within {} s (REVOCATION_CACHE_SECONDS) plus the API's authorizer result TTL",
-                settings.cache.as_secs()
-            ),
-            None => {
-                "; REVOCATION is off in this environment: only authorizers with REVOCATION=on read it"
-                    .to_owned()
-            }
-        };
+        return Ok(());
+    }
+    let store = DynamoStore::new(table);
+    let bound = match &config.revocation {
+        Some(settings) => format!(
+            "; authorizers enforce it within {} s (REVOCATION_CACHE_SECONDS) plus the API's authorizer result TTL",
+            settings.cache.as_secs()
+        ),
+        None => {
+            "; REVOCATION is off in this environment: only authorizers with REVOCATION=on read it"
+                .to_owned()
+        }
+    };
+    for plan in &plans {
+        let outcome =
+            store
+                .revoke(&plan.key, plan.item)
+                .await
+                .map_err(|error| AdminError::Table {
+                    table: table.name().to_owned(),
+                    error,
+                })?;
         writeln!(out, "{}{bound}", report(plan, &outcome)).map_err(AdminError::output)?;
     }
     Ok(())
