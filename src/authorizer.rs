@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
 use crate::error::UpstreamError;
 use crate::events::{self, AuthRequest, Kind, wildcard_match};
+use crate::issuers::{Registry, RegistryStore, TableRegistry};
 use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
 use crate::metrics::Counters;
 use crate::outcome::{Outcome, Reason};
@@ -54,10 +55,12 @@ pub struct Decision {
     pub reason: Reason,
     /// The event kind, when recognised.
     pub kind: Option<Kind>,
-    /// The token's `kid` and configured issuer, when known.
+    /// The token's `kid`, when known.
     pub kid: Option<String>,
-    /// The configured issuer the token claimed.
+    /// The issuer the token claimed, once found (configured or registered).
     pub issuer: Option<String>,
+    /// The registered issuer's tenant.
+    pub tenant: Option<String>,
     /// API Gateway's request id, when the event has one.
     pub api_request_id: Option<String>,
     /// The tier that provided the key, when one was looked up.
@@ -92,7 +95,26 @@ impl Authorizer {
                 ));
             }
         };
-        Self::build(config, clock, table, store)
+        let registry = table
+            .as_ref()
+            .map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>);
+        Self::build(config, clock, table, store, registry)
+    }
+
+    /// As [`Authorizer::new`], with tenant registry items read from `store` instead of
+    /// the table (an in-memory fake in tests); the same as `new` when `TENANT_REGISTRY`
+    /// is off. Revocation, if on, is read from the table.
+    pub fn with_registry_store(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        table: Option<KeyTable>,
+        store: Arc<dyn RegistryStore>,
+    ) -> Result<Self, UpstreamError> {
+        let revocations: Option<Arc<dyn RevocationStore>> = match (config.revocation, &table) {
+            (Some(_), Some(table)) => Some(Arc::new(DynamoStore::new(table))),
+            _ => None,
+        };
+        Self::build(config, clock, table, revocations, Some(store))
     }
 
     /// As [`Authorizer::new`], with revocation items read from `store` instead of the
@@ -104,7 +126,10 @@ impl Authorizer {
         table: Option<KeyTable>,
         store: Arc<dyn RevocationStore>,
     ) -> Result<Self, UpstreamError> {
-        Self::build(config, clock, table, Some(store))
+        let registry = table
+            .as_ref()
+            .map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>);
+        Self::build(config, clock, table, Some(store), registry)
     }
 
     fn build(
@@ -112,6 +137,7 @@ impl Authorizer {
         clock: Arc<dyn Clock>,
         table: Option<KeyTable>,
         store: Option<Arc<dyn RevocationStore>>,
+        registry_store: Option<Arc<dyn RegistryStore>>,
     ) -> Result<Self, UpstreamError> {
         let counters = Arc::new(Counters::default());
         let revocations = config.revocation.zip(store).map(|(settings, store)| {
@@ -129,8 +155,17 @@ impl Authorizer {
             counters: Arc::clone(&counters),
             clock: Arc::clone(&clock),
         };
+        let registry = match (config.tenants.clone(), registry_store) {
+            (None, _) => None,
+            (Some(settings), Some(store)) => Some(Registry::new(settings, store, deps.clone())),
+            (Some(_), None) => {
+                return Err(UpstreamError::Transport(
+                    "TENANT_REGISTRY=on needs the keys table client".into(),
+                ));
+            }
+        };
         Ok(Self {
-            verifier: Verifier::new(config, &deps, clock).with_revocations(revocations),
+            verifier: Verifier::new(config, &deps, clock, registry).with_revocations(revocations),
             decision: config.decision.clone(),
             counters,
             metrics: config.metrics.clone(),
@@ -170,6 +205,7 @@ impl Authorizer {
             kind = decision.kind.map(Kind::as_str),
             kid = decision.kid.as_deref(),
             iss = decision.issuer.as_deref(),
+            tenant = decision.tenant.as_deref(),
             request_id = lambda_request_id,
             api_request_id = decision.api_request_id.as_deref(),
             key_tier = decision.key_tier.map(Tier::as_str),
@@ -203,6 +239,7 @@ impl Authorizer {
                     kind: None,
                     kid: None,
                     issuer: None,
+                    tenant: None,
                     api_request_id: None,
                     key_tier: None,
                     cached: false,
@@ -214,7 +251,7 @@ impl Authorizer {
             Err(error) => Verification::failed(error.clone()),
         };
         let (answer, reason) = match &verification.result {
-            Ok(claims) => self.grant(&request, claims),
+            Ok(claims) => self.grant(&request, claims, verification.tenant.as_deref()),
             Err(error) => (self.reject(&request), Reason::Token(error.clone())),
         };
         let outcome = match &answer {
@@ -229,19 +266,25 @@ impl Authorizer {
             kind: Some(request.kind),
             kid: verification.kid,
             issuer: verification.issuer,
+            tenant: verification.tenant,
             api_request_id: request.request_id,
             key_tier: verification.tier,
             cached: verification.cached,
         }
     }
 
-    /// The answer for a valid token: Allow on every filled template, else an explicit Deny.
+    /// The answer for a valid token: Allow on every filled template, else an explicit
+    /// Deny. A registered issuer's `tenant` fills `{tenant}` and the context's `tenant`.
     fn grant(
         &self,
         request: &AuthRequest,
         claims: &Map<String, Value>,
+        tenant: Option<&str>,
     ) -> (Result<Answer, Unauthorized>, Reason) {
-        let resources = self.decision.rules.grant(claims, &request.api_prefix);
+        let resources = self
+            .decision
+            .rules
+            .grant(claims, tenant, &request.api_prefix);
         let principal = policy::principal(claims, &self.decision.principal_claim);
         let (Some(principal), false) = (principal, resources.is_empty()) else {
             return (
@@ -253,7 +296,10 @@ impl Authorizer {
                 },
             );
         };
-        let context = policy::context(claims, &self.decision.context_claims);
+        let mut context = policy::context(claims, &self.decision.context_claims);
+        if let Some(tenant) = tenant {
+            context.insert("tenant".into(), tenant.into());
+        }
         let answer = match (request.kind, self.decision.http_api_response) {
             (Kind::HttpApi, HttpApiResponse::Simple) => {
                 if resources.iter().any(|r| wildcard_match(r, &request.arn)) {

@@ -60,9 +60,16 @@ pub enum TokenError {
     /// The header carries `crit`, whose extensions this verifier does not implement.
     #[error("token header has a crit parameter")]
     CriticalHeader,
-    /// The `iss` claim is absent or matches no configured issuer exactly.
+    /// The `iss` claim is absent or matches no configured issuer exactly (nor, with the
+    /// tenant registry, an active registered one; or the registry's lookup budget is spent).
     #[error("issuer is not configured")]
     UnknownIssuer,
+    /// The `iss` names a registered issuer that is disabled (`issuers disable`).
+    #[error("issuer is disabled")]
+    IssuerDisabled,
+    /// The `iss` is not configured, and the tenant registry could not be read.
+    #[error("issuer registry unavailable")]
+    RegistryUnavailable,
     /// The header `alg` is not in the issuer's allow-list.
     #[error("algorithm not allowed for this issuer")]
     AlgorithmNotAllowed,
@@ -167,6 +174,8 @@ impl TokenError {
             Self::Malformed => "malformed",
             Self::CriticalHeader => "crit_header",
             Self::UnknownIssuer => "unknown_issuer",
+            Self::IssuerDisabled => "issuer_disabled",
+            Self::RegistryUnavailable => "registry_unavailable",
             Self::AlgorithmNotAllowed => "alg_not_allowed",
             Self::WrongType => "wrong_typ",
             Self::MissingKid => "missing_kid",

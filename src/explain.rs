@@ -155,14 +155,43 @@ async fn explain_token(
         out.add("issuer", "no iss claim: rejected (unknown_issuer)");
         return;
     };
-    let Some((issuer, keys)) = verifier.issuer(iss) else {
+    let Some(now) = verifier.now() else {
         out.add(
-            "issuer",
-            format!("{iss:?} is not a configured issuer: rejected (unknown_issuer)"),
+            "clock",
+            "the system clock reads before 1970: rejected (clock_unavailable)",
         );
         return;
     };
-    out.add("issuer", format!("{} (configured)", issuer.issuer));
+    let issuers = verifier.issuers();
+    let found = match issuers.find(iss, now).await {
+        Ok(found) => found,
+        Err(error) => {
+            let looked = if issuers.registry().is_some() {
+                "neither configured nor an active registered issuer"
+            } else {
+                "not a configured issuer"
+            };
+            out.add(
+                "issuer",
+                format!("{iss:?} is {looked}: rejected ({})", error.as_str()),
+            );
+            return;
+        }
+    };
+    let (issuer, keys) = (&found.config, &found.keys);
+    match &found.tenant {
+        _ if issuers.configured_issuer(iss).is_some() => {
+            out.add("issuer", format!("{} (configured)", issuer.issuer));
+        }
+        Some(tenant) => out.add(
+            "issuer",
+            format!("{} (registered, tenant {tenant})", issuer.issuer),
+        ),
+        None => out.add(
+            "issuer",
+            format!("{} (registered, no tenant)", issuer.issuer),
+        ),
+    }
     let allowed: Vec<&str> = issuer.algorithms.iter().map(|a| a.as_str()).collect();
     let Some(alg) = decoded
         .alg
@@ -198,13 +227,6 @@ async fn explain_token(
         }
         out.add("typ", format!("{required} (JWT_TYP)"));
     }
-    let Some(now) = verifier.now() else {
-        out.add(
-            "clock",
-            "the system clock reads before 1970: rejected (clock_unavailable)",
-        );
-        return;
-    };
     let key = match keys.select(decoded.kid.as_deref(), alg, now).await {
         Ok(key) => key,
         Err(error) => {
@@ -273,13 +295,14 @@ async fn explain_token(
     } else {
         out.add("revocation", "off (REVOCATION unset)");
     }
-    explain_rules(authorizer, request, claims, out);
+    explain_rules(authorizer, request, claims, found.tenant.as_deref(), out);
 }
 
 fn explain_rules(
     authorizer: &Authorizer,
     request: &AuthRequest,
     claims: &Map<String, Value>,
+    tenant: Option<&str>,
     out: &mut Explanation,
 ) {
     let config = authorizer.decision_config();
@@ -319,13 +342,16 @@ fn explain_rules(
         );
         if report.held {
             for template in &report.rule.resources {
-                let expanded = match template.expand(claims) {
+                let expanded = match template.expand(claims, tenant) {
                     Some(path) => format!("{}{path}", request.api_prefix),
                     None => {
-                        let missing: Vec<&str> = template
+                        let mut missing: Vec<&str> = template
                             .claims()
                             .filter(|c| claims.get(*c).and_then(policy::claim_segment).is_none())
                             .collect();
+                        if template.uses_tenant() && tenant.is_none() {
+                            missing.push("{tenant} (only a registered issuer has one)");
+                        }
                         format!(
                             "grants nothing: claim {} missing or not a safe segment",
                             missing.join(", ")

@@ -10,6 +10,8 @@
 //! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], logs once, and
 //!    writes the invocation's [`metrics`].
 //!
+//! [`issuers`] is where `verify` finds a token's issuer: configured, or registered at
+//! runtime in the keys table (the tenant registry).
 //! [`config`] is the only reader of the environment; it runs once, at Lambda init.
 //! [`admin`] is the operator CLI, `authorizer-admin`, on the same configuration.
 //! [`transport`] holds the process's one TLS configuration and HTTP client stack, shared
@@ -23,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod explain;
+pub mod issuers;
 pub mod jwk;
 pub mod keys;
 pub mod logging;

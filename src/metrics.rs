@@ -33,6 +33,9 @@ pub struct Counters {
     init_keys_from_table: AtomicU64,
     init_keys_from_jwks: AtomicU64,
     init_keys_missing: AtomicU64,
+    registry_lookups: AtomicU64,
+    registry_errors: AtomicU64,
+    registry_over_budget: AtomicU64,
 }
 
 /// One counter of [`Counters`].
@@ -65,6 +68,12 @@ pub enum Counter {
     InitKeysFromJwks,
     /// Lambda init loaded no keys for an issuer (table and issuer unreachable).
     InitKeysMissing,
+    /// A tenant registry item was read (GetItem).
+    RegistryLookups,
+    /// A tenant registry read failed.
+    RegistryErrors,
+    /// An unknown issuer was refused without a read: `TENANT_LOOKUPS_PER_SECOND` spent.
+    RegistryOverBudget,
 }
 
 impl Counters {
@@ -93,6 +102,9 @@ impl Counters {
             Counter::InitKeysFromTable => &self.init_keys_from_table,
             Counter::InitKeysFromJwks => &self.init_keys_from_jwks,
             Counter::InitKeysMissing => &self.init_keys_missing,
+            Counter::RegistryLookups => &self.registry_lookups,
+            Counter::RegistryErrors => &self.registry_errors,
+            Counter::RegistryOverBudget => &self.registry_over_budget,
         }
     }
 
@@ -121,6 +133,9 @@ impl Counters {
             ("InitKeysFromTable", Counter::InitKeysFromTable),
             ("InitKeysFromJwks", Counter::InitKeysFromJwks),
             ("InitKeysMissing", Counter::InitKeysMissing),
+            ("RegistryLookups", Counter::RegistryLookups),
+            ("RegistryErrors", Counter::RegistryErrors),
+            ("RegistryOverBudget", Counter::RegistryOverBudget),
         ];
         let mut values = Map::new();
         for each in Outcome::ALL {
@@ -224,7 +239,7 @@ mod tests {
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
                 .as_array()
                 .map(Vec::len),
-            Some(19)
+            Some(22)
         );
         assert_eq!(
             (

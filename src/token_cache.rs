@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use aws_lc_rs::digest::{SHA256, digest};
 use serde_json::{Map, Value};
 
+use crate::issuers::Issuer;
 use crate::keys::Snapshot;
 
 /// SHA-256 of a token.
@@ -25,8 +26,8 @@ pub struct Verified {
     pub claims: Arc<Map<String, Value>>,
     /// `exp`, in epoch seconds.
     pub exp: f64,
-    /// Index of the issuer in the configuration.
-    pub issuer: usize,
+    /// The issuer that verified it (configured or registered).
+    pub issuer: Weak<Issuer>,
     /// The header `kid`, for logs.
     pub kid: Option<String>,
     /// The key set that verified it (`None` for secret issuers).
@@ -38,7 +39,7 @@ impl Verified {
     pub fn new(
         claims: Map<String, Value>,
         exp: f64,
-        issuer: usize,
+        issuer: Weak<Issuer>,
         kid: Option<String>,
         keys: Option<Weak<Snapshot>>,
     ) -> Self {
@@ -191,7 +192,7 @@ mod tests {
     use super::*;
 
     fn verified(exp: f64) -> Verified {
-        Verified::new(Map::new(), exp, 0, None, None)
+        Verified::new(Map::new(), exp, Weak::new(), None, None)
     }
 
     const BIG: usize = usize::MAX;
@@ -248,7 +249,7 @@ mod tests {
             let groups: Vec<Value> = (0..1000).map(|i| Value::String(format!("g{i}"))).collect();
             let mut claims = Map::new();
             claims.insert("groups".into(), Value::Array(groups));
-            Verified::new(claims, 1000.0, 0, None, None)
+            Verified::new(claims, 1000.0, Weak::new(), None, None)
         };
         let one = big_claims().bytes;
         assert!(

@@ -1,5 +1,6 @@
 //! Verifies a token in the order security needs: size → three base64url parts → header
-//! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` → `alg` in
+//! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` (a
+//! configured one, else with `TENANT_REGISTRY=on` an active registered one) → `alg` in
 //! that issuer's allow-list → `typ` when the issuer requires one (`JWT_TYP`) → key by `kid`
 //! from that issuer's keys only → signature → claims → (with `REVOCATION=on`) revocation,
 //! last, for verified and cached tokens alike.
@@ -14,10 +15,11 @@ use serde_json::{Map, Value};
 
 use crate::claims::check_claims;
 use crate::clock::{Clock, Now};
-use crate::config::{Config, IssuerConfig};
+use crate::config::Config;
 use crate::error::TokenError;
+use crate::issuers::{Issuers, Registry};
 use crate::jwk::Algorithm;
-use crate::keys::{IssuerKeys, KeySource, MAX_KID_LEN, Tier, TierDeps};
+use crate::keys::{IssuerKeys, MAX_KID_LEN, Tier, TierDeps};
 use crate::revocation::Revocations;
 use crate::token::MAX_TOKEN_BYTES;
 use crate::token_cache::{TokenCache, Verified};
@@ -130,17 +132,14 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     })
 }
 
-/// How one issuer's tokens are checked: its configuration and its keys.
-struct Issuer {
-    config: IssuerConfig,
-    keys: KeySource,
-}
-
 /// The result of a verification, with what may be logged about the token.
 #[derive(Debug)]
 pub struct Verification {
-    /// The configured issuer the token claimed (only a configured one is ever reported).
+    /// The issuer the token claimed, once found (configured or registered: an `iss`
+    /// that names neither is never reported).
     pub issuer: Option<String>,
+    /// The registered issuer's tenant, for the context and `{tenant}` templates.
+    pub tenant: Option<String>,
     /// The header `kid`, if any (bounded length).
     pub kid: Option<String>,
     /// The tier that provided the key, when one was looked up.
@@ -156,6 +155,7 @@ impl Verification {
     pub fn failed(error: TokenError) -> Self {
         Self {
             issuer: None,
+            tenant: None,
             kid: None,
             tier: None,
             cached: false,
@@ -164,9 +164,9 @@ impl Verification {
     }
 }
 
-/// Verifies tokens against every configured issuer.
+/// Verifies tokens against every configured issuer (and registered ones).
 pub struct Verifier {
-    issuers: Vec<Issuer>,
+    issuers: Issuers,
     clock: Arc<dyn Clock>,
     skew: u64,
     cache: TokenCache,
@@ -174,18 +174,16 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Builds the key sources (no network yet; see [`Verifier::warm_up`]).
-    pub fn new(config: &Config, deps: &TierDeps, clock: Arc<dyn Clock>) -> Self {
-        let issuers = config
-            .issuers
-            .iter()
-            .map(|issuer| Issuer {
-                keys: KeySource::new(issuer, deps),
-                config: issuer.clone(),
-            })
-            .collect();
+    /// Builds the key sources (no network yet; see [`Verifier::warm_up`]); `registry`
+    /// finds the issuers registered at runtime (`TENANT_REGISTRY=on`).
+    pub fn new(
+        config: &Config,
+        deps: &TierDeps,
+        clock: Arc<dyn Clock>,
+        registry: Option<Registry>,
+    ) -> Self {
         Self {
-            issuers,
+            issuers: Issuers::new(&config.issuers, deps, registry),
             clock,
             skew: config.clock_skew_seconds,
             cache: TokenCache::new(config.token_cache.entries, config.token_cache.bytes),
@@ -227,12 +225,9 @@ impl Verifier {
             .try_for_each(|keys| keys.load_document(document, now))
     }
 
-    /// The configured issuer whose `iss` is `iss`, and its key source.
-    pub fn issuer(&self, iss: &str) -> Option<(&IssuerConfig, &KeySource)> {
-        self.issuers
-            .iter()
-            .find(|i| i.config.issuer == iss)
-            .map(|i| (&i.config, &i.keys))
+    /// Where issuers come from (the configured ones, and the registry).
+    pub fn issuers(&self) -> &Issuers {
+        &self.issuers
     }
 
     /// Both clocks, as the verifier reads them (`None` before 1970).
@@ -247,7 +242,10 @@ impl Verifier {
 
     /// The JWKS key stores, one per JWKS issuer.
     pub fn key_stores(&self) -> impl Iterator<Item = &IssuerKeys> {
-        self.issuers.iter().filter_map(|i| i.keys.jwks())
+        self.issuers
+            .configured()
+            .iter()
+            .filter_map(|i| i.keys.jwks())
     }
 
     /// Verifies `token` completely, or finds it in the cache of verified tokens; then,
@@ -280,8 +278,10 @@ impl Verifier {
             return Verification::failed(TokenError::ClockUnavailable);
         };
         let hash = self.cache.is_enabled().then(|| TokenCache::hash(token));
-        if let Some(hit) = hash.as_ref().and_then(|hash| self.cached(hash, now)) {
-            return hit;
+        if let Some(hash) = &hash {
+            if let Some(hit) = self.cached(hash, now).await {
+                return hit;
+            }
         }
         let mut seen = Verification::failed(TokenError::Malformed);
         seen.result = match self.verify_into(token, now, &mut seen).await {
@@ -297,12 +297,18 @@ impl Verifier {
         seen
     }
 
-    /// A cached verification, if the token was verified before, has not expired, and its
-    /// issuer still holds the same key set, leased in memory (so the cache never skips a
-    /// table re-read or a reload the uncached path would make).
-    fn cached(&self, hash: &crate::token_cache::TokenHash, now: Now) -> Option<Verification> {
+    /// A cached verification, if the token was verified before, has not expired, its
+    /// issuer is still the one that verified it (a registered issuer disabled or changed
+    /// since is not), and that issuer still holds the same key set, leased in memory (so
+    /// the cache never skips a registry or table re-read or a reload the uncached path
+    /// would make).
+    async fn cached(&self, hash: &crate::token_cache::TokenHash, now: Now) -> Option<Verification> {
         let hit = self.cache.get(hash, now.wall, self.skew)?;
-        let issuer = self.issuers.get(hit.issuer)?;
+        let iss = hit.claims.get("iss").and_then(Value::as_str)?;
+        let issuer = self.issuers.find(iss, now).await.ok()?;
+        if !std::ptr::eq(Arc::as_ptr(&issuer), hit.issuer.as_ptr()) {
+            return None;
+        }
         if let Some(issuer_keys) = issuer.keys.jwks() {
             let current = issuer_keys.leased(now)?;
             let same = hit
@@ -316,6 +322,7 @@ impl Verifier {
         }
         Some(Verification {
             issuer: Some(issuer.config.issuer.clone()),
+            tenant: issuer.tenant.clone(),
             kid: hit.kid,
             tier: issuer.keys.jwks().map(|_| Tier::Memory),
             cached: true,
@@ -340,13 +347,9 @@ impl Verifier {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or(TokenError::UnknownIssuer)?;
-        let index = self
-            .issuers
-            .iter()
-            .position(|i| i.config.issuer == iss)
-            .ok_or(TokenError::UnknownIssuer)?;
-        let issuer = self.issuers.get(index).ok_or(TokenError::UnknownIssuer)?;
+        let issuer = self.issuers.find(iss, now).await?;
         seen.issuer = Some(issuer.config.issuer.clone());
+        seen.tenant.clone_from(&issuer.tenant);
         let alg = decoded
             .alg
             .parse::<Algorithm>()
@@ -366,7 +369,7 @@ impl Verifier {
         Ok(Verified::new(
             decoded.claims,
             exp,
-            index,
+            Arc::downgrade(&issuer),
             seen.kid.clone(),
             keys,
         ))

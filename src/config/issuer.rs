@@ -343,21 +343,7 @@ fn issuer(
 
     let secret = fields.hs256_secret.map(String::into_bytes);
     let algorithms = match fields.algorithms {
-        Some(names) => {
-            let mut algs = Vec::new();
-            for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-                let alg = name.parse::<Algorithm>().map_err(|()| {
-                    ConfigError::new(&algs_var, format!("unsupported algorithm {name:?}; supported: HS256, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"))
-                })?;
-                if !algs.contains(&alg) {
-                    algs.push(alg);
-                }
-            }
-            if algs.is_empty() {
-                return Err(ConfigError::new(&algs_var, "lists no algorithm"));
-            }
-            algs
-        }
+        Some(names) => parse_algorithms(&names).map_err(|r| ConfigError::new(&algs_var, r))?,
         None if secret.is_some() => vec![Algorithm::HS256],
         None => vec![Algorithm::RS256],
     };
@@ -431,6 +417,23 @@ fn issuer(
         .collect())
 }
 
+/// An algorithm allow-list: names trimmed, blanks dropped, each once; at least one.
+pub(crate) fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
+    let mut algs = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let alg = name.parse::<Algorithm>().map_err(|()| {
+            format!("unsupported algorithm {name:?}; supported: HS256, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA")
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    if algs.is_empty() {
+        return Err("lists no algorithm".into());
+    }
+    Ok(algs)
+}
+
 /// An entry's key source before it is spread over the entry's issuers.
 enum Keys {
     Secret(Vec<u8>),
@@ -481,7 +484,7 @@ fn cognito_issuers(
 }
 
 /// The Region of a pool id like `us-east-1_AbC123`.
-fn pool_region(pool: &str) -> Result<&str, String> {
+pub(crate) fn pool_region(pool: &str) -> Result<&str, String> {
     let invalid = || format!("expected a user pool id like us-east-1_AbC123, got {pool:?}");
     let (region, id) = pool.split_once('_').ok_or_else(invalid)?;
     let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());

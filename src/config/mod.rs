@@ -10,17 +10,20 @@ mod keys;
 mod revocation;
 mod rules;
 mod strict_json;
+mod tenants;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
 pub use issuer::{
     CognitoIssuerFormat, IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES,
     TokenUse, checked_url,
 };
+pub(crate) use issuer::{parse_algorithms, pool_region};
 pub use keys::KeySettings;
 pub use revocation::{
     MAX_REVOCATION_CACHE_SECONDS, OnError, REVOCATION_CACHE_MEMORY_SHARE, RevocationSettings,
 };
 pub use rules::{DEFAULT_GROUPS_CLAIM, parse_rules};
+pub use tenants::{MAX_TENANT_CACHE_SECONDS, MAX_TENANT_LOOKUPS_PER_SECOND, TenantSettings};
 
 use env::Env;
 use issuer::{Audience, issuers};
@@ -48,6 +51,8 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Revocation checks (`REVOCATION=on`); `None` when off.
     pub revocation: Option<RevocationSettings>,
+    /// Issuers registered at runtime (`TENANT_REGISTRY=on`); `None` when off.
+    pub tenants: Option<TenantSettings>,
 }
 
 /// The bounds of the cache of verified tokens.
@@ -81,6 +86,9 @@ pub struct RefresherConfig {
     pub issuers: Vec<IssuerConfig>,
     /// Fetch bounds and the table; `table_name` is always `Some`.
     pub keys: KeySettings,
+    /// With `TENANT_REGISTRY=on`, the active registered issuers are refreshed too
+    /// (those within `TENANT_ISSUER_PATTERN`).
+    pub tenants: Option<TenantSettings>,
 }
 
 impl RefresherConfig {
@@ -102,6 +110,7 @@ impl RefresherConfig {
         Ok(Self {
             issuers: issuers(&env, Audience::Optional)?,
             keys,
+            tenants: tenants::tenants(&env)?,
         })
     }
 }
@@ -115,7 +124,7 @@ impl Config {
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        Ok(Self {
+        let config = Self {
             issuers: issuers(&env, Audience::Required)?,
             clock_skew_seconds: env.number("CLOCK_SKEW_SECONDS", 0, 0..=MAX_CLOCK_SKEW_SECONDS)?,
             keys: key_settings(&env)?,
@@ -130,7 +139,20 @@ impl Config {
             },
             token_cache: token_cache(&env)?,
             revocation: revocation::revocation(&env)?,
-        })
+            tenants: tenants::tenants(&env)?,
+        };
+        let tenant_context = config
+            .decision
+            .context_claims
+            .iter()
+            .any(|(name, _)| name == "tenant");
+        if config.tenants.is_some() && tenant_context {
+            return Err(ConfigError::new(
+                "CONTEXT_CLAIMS",
+                "with TENANT_REGISTRY=on the context value tenant comes from the registry; copy the claim under another name",
+            ));
+        }
+        Ok(config)
     }
 }
 

@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(rules.groups_claim(), "groups");
         let claims = json!({"sub": "u", "groups": ["admins"]});
         assert_eq!(
-            rules.grant(claims.as_object().unwrap(), ""),
+            rules.grant(claims.as_object().unwrap(), None, ""),
             ["GET/hello/u", "PUT/profile/u", "*"]
         );
     }

@@ -168,7 +168,12 @@ impl Rules {
     /// `arn:…:{apiId}/{stage}/`) followed by a path: every template of every rule that
     /// holds, each expanded once; a template whose placeholder cannot be filled safely
     /// grants nothing.
-    pub fn grant(&self, claims: &Map<String, Value>, prefix: &str) -> Vec<String> {
+    pub fn grant(
+        &self,
+        claims: &Map<String, Value>,
+        tenant: Option<&str>,
+        prefix: &str,
+    ) -> Vec<String> {
         let facts = self.facts(claims);
         let mut chosen = vec![false; self.templates.len()];
         for (rule, granted) in self.rules.iter().zip(&self.granted) {
@@ -184,7 +189,8 @@ impl Rules {
         for (template, _) in self.templates.iter().zip(&chosen).filter(|(_, c)| **c) {
             let mut resource = String::with_capacity(prefix.len() + 48);
             resource.push_str(prefix);
-            if template.expand_onto(claims, &mut resource) && !resources.contains(&resource) {
+            if template.expand_onto(claims, tenant, &mut resource) && !resources.contains(&resource)
+            {
                 resources.push(resource);
             }
         }
@@ -290,7 +296,7 @@ mod tests {
     impl Rules {
         /// The granted paths alone (no API prefix).
         fn paths(&self, claims: &Map<String, Value>) -> Vec<String> {
-            self.grant(claims, "")
+            self.grant(claims, None, "")
         }
     }
 

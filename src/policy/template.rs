@@ -1,11 +1,15 @@
 //! Resource templates: `METHOD/path` with `{claim}` placeholders, parsed once at init and
 //! expanded per token; a claim can only fill a placeholder with a safe segment, so no claim
-//! value can widen a policy.
+//! value can widen a policy. `{tenant}` is the tenant of a registered issuer (SPEC.md
+//! "Tenants"), never a claim: a token of a configured issuer cannot fill it.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+/// The placeholder filled by a registered issuer's tenant, never by a claim.
+pub const TENANT_PLACEHOLDER: &str = "tenant";
 
 /// Longest claim value a placeholder accepts.
 pub const MAX_CLAIM_SEGMENT: usize = 128;
@@ -27,6 +31,7 @@ pub struct Template {
 enum Part {
     Literal(String),
     Claim(String),
+    Tenant,
 }
 
 impl Template {
@@ -62,7 +67,11 @@ impl Template {
                 return Err(format!("{raw:?} has an invalid placeholder {{{name}}}"));
             }
             push_literal(&mut parts, literal, raw)?;
-            parts.push(Part::Claim(name.to_owned()));
+            parts.push(if name == TENANT_PLACEHOLDER {
+                Part::Tenant
+            } else {
+                Part::Claim(name.to_owned())
+            });
             rest = after.get(close + 1..).unwrap_or_default();
         }
         push_literal(&mut parts, rest, raw)?;
@@ -87,29 +96,41 @@ impl Template {
         matches!(self.parts.as_slice(), [Part::Literal(only)] if only == "*")
     }
 
-    /// The claims its placeholders name.
+    /// The claims its placeholders name (`{tenant}` is not a claim).
     pub fn claims(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
             Part::Claim(name) => Some(name.as_str()),
-            Part::Literal(_) => None,
+            Part::Literal(_) | Part::Tenant => None,
         })
     }
 
-    /// The resource path for these claims, or `None` when a placeholder's claim is missing
-    /// or not a safe segment (see [`claim_segment`]).
-    pub fn expand(&self, claims: &Map<String, Value>) -> Option<String> {
-        let mut out = String::new();
-        self.expand_onto(claims, &mut out).then_some(out)
+    /// Whether it holds `{tenant}`.
+    pub fn uses_tenant(&self) -> bool {
+        self.parts.contains(&Part::Tenant)
     }
 
-    /// Appends the resource path for these claims to `out`; `false` (and `out` as it
-    /// was) when a placeholder cannot be filled safely.
-    pub fn expand_onto(&self, claims: &Map<String, Value>, out: &mut String) -> bool {
+    /// The resource path for these claims and `tenant` (a registered issuer's), or `None`
+    /// when a placeholder's claim (or the tenant) is missing or not a safe segment (see
+    /// [`claim_segment`]).
+    pub fn expand(&self, claims: &Map<String, Value>, tenant: Option<&str>) -> Option<String> {
+        let mut out = String::new();
+        self.expand_onto(claims, tenant, &mut out).then_some(out)
+    }
+
+    /// Appends the resource path for these claims and `tenant` to `out`; `false` (and
+    /// `out` as it was) when a placeholder cannot be filled safely.
+    pub fn expand_onto(
+        &self,
+        claims: &Map<String, Value>,
+        tenant: Option<&str>,
+        out: &mut String,
+    ) -> bool {
         let start = out.len();
         for part in &self.parts {
             let segment = match part {
                 Part::Literal(text) => Some(Cow::Borrowed(text.as_str())),
                 Part::Claim(name) => claims.get(name).and_then(claim_segment),
+                Part::Tenant => tenant.filter(|t| is_safe_segment(t)).map(Cow::Borrowed),
             };
             match segment {
                 Some(segment) => out.push_str(&segment),
@@ -129,6 +150,7 @@ impl fmt::Display for Template {
             match part {
                 Part::Literal(text) => f.write_str(text)?,
                 Part::Claim(name) => write!(f, "{{{name}}}")?,
+                Part::Tenant => write!(f, "{{{TENANT_PLACEHOLDER}}}")?,
             }
         }
         Ok(())
@@ -156,16 +178,18 @@ fn push_literal(parts: &mut Vec<Part>, literal: &str, raw: &str) -> Result<(), S
 /// floats, arrays…) is `None`, so a claim can never widen a policy.
 pub fn claim_segment(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) => {
-            let safe = (1..=MAX_CLAIM_SEGMENT).contains(&s.len())
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._~@+=:-".contains(&b))
-                && !s.bytes().all(|b| b == b'.');
-            safe.then_some(Cow::Borrowed(s.as_str()))
-        }
+        Value::String(s) => is_safe_segment(s).then_some(Cow::Borrowed(s.as_str())),
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
+}
+
+/// 1 to [`MAX_CLAIM_SEGMENT`] characters of `[A-Za-z0-9._~@+=:-]`, not only dots.
+fn is_safe_segment(s: &str) -> bool {
+    (1..=MAX_CLAIM_SEGMENT).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~@+=:-".contains(&b))
+        && !s.bytes().all(|b| b == b'.')
 }
 
 #[cfg(test)]
@@ -182,16 +206,16 @@ mod tests {
     fn template_expands_string_and_integer_claims() {
         let t = Template::parse("GET/hello/{sub}").unwrap();
         assert_eq!(
-            t.expand(&claims(json!({"sub": "abc-123"}))),
+            t.expand(&claims(json!({"sub": "abc-123"})), None),
             Some("GET/hello/abc-123".into())
         );
         assert_eq!(
-            t.expand(&claims(json!({"sub": 42}))),
+            t.expand(&claims(json!({"sub": 42})), None),
             Some("GET/hello/42".into())
         );
         let t = Template::parse("/PUT/users/{uid}/files/*").unwrap();
         assert_eq!(
-            t.expand(&claims(json!({"uid": "u@x.com"}))),
+            t.expand(&claims(json!({"uid": "u@x.com"})), None),
             Some("PUT/users/u@x.com/files/*".into())
         );
     }
@@ -218,17 +242,34 @@ mod tests {
             json!("${x}"),
         ] {
             assert_eq!(
-                t.expand(&claims(json!({"sub": bad.clone()}))),
+                t.expand(&claims(json!({"sub": bad.clone()})), None),
                 None,
                 "{bad}"
             );
         }
-        assert_eq!(t.expand(&claims(json!({"other": "x"}))), None);
+        assert_eq!(t.expand(&claims(json!({"other": "x"})), None), None);
         assert_eq!(
-            t.expand(&claims(json!({"sub": "x".repeat(128)})))
+            t.expand(&claims(json!({"sub": "x".repeat(128)})), None)
                 .map(|s| s.len()),
             Some(10 + 128)
         );
+    }
+
+    #[test]
+    fn tenant_is_filled_by_the_registry_never_by_a_claim() {
+        let t = Template::parse("GET/tenants/{tenant}/users/{sub}").unwrap();
+        assert!(t.uses_tenant());
+        assert_eq!(t.claims().collect::<Vec<_>>(), ["sub"]);
+        assert_eq!(t.to_string(), "GET/tenants/{tenant}/users/{sub}");
+        let with_claim = claims(json!({"sub": "alice", "tenant": "acme"}));
+        assert_eq!(t.expand(&with_claim, None), None);
+        assert_eq!(
+            t.expand(&with_claim, Some("globex")).as_deref(),
+            Some("GET/tenants/globex/users/alice")
+        );
+        for bad in ["*", "a/b", "", ".."] {
+            assert_eq!(t.expand(&with_claim, Some(bad)), None, "{bad}");
+        }
     }
 
     #[test]
