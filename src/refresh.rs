@@ -3,7 +3,9 @@
 //! a new `fetched_at`/`expires_at` (a discovery issuer's `jwks_uri` too, in its discovery
 //! item). A URL whose fetch fails or returns garbage leaves its item unchanged; the others
 //! are still written, and the run reports the failure. An unusable stored item is
-//! replaced, never a reason to fail.
+//! replaced, never a reason to fail. With `TENANT_REGISTRY=on`, every `active`
+//! registered issuer within `TENANT_ISSUER_PATTERN` is refreshed too (listed with a Scan
+//! of the `ISSUER#` items at each run; one the authorizer would ignore is skipped).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::config::{JwksLocation, KeySourceConfig, RefresherConfig};
+use crate::config::{IssuerConfig, JwksLocation, KeySourceConfig, RefresherConfig, TenantSettings};
 use crate::error::UpstreamError;
+use crate::issuers::{Status, TableRegistry};
 use crate::jwk::{Algorithm, KeySet};
 use crate::keys::record::{Poison, Stored};
 use crate::keys::{Budget, DiscoveryRecord, JwksClient, KeyRecord, KeyTable, fetch_keys};
@@ -40,9 +43,13 @@ pub struct Refreshed {
     pub written: bool,
 }
 
+/// One issuer's keys to refresh: its `iss`, where the keys are, which algorithms count.
+type Source = (String, JwksLocation, Vec<Algorithm>);
+
 /// Refreshes every JWKS issuer of a [`RefresherConfig`].
 pub struct Refresher {
-    sources: Vec<(String, JwksLocation, Vec<Algorithm>)>,
+    sources: Vec<Source>,
+    tenants: Option<TenantSettings>,
     client: JwksClient,
     table: KeyTable,
     clock: Arc<dyn Clock>,
@@ -56,20 +63,9 @@ impl Refresher {
         table: KeyTable,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, UpstreamError> {
-        let sources = config
-            .issuers
-            .iter()
-            .filter_map(|issuer| match &issuer.keys {
-                KeySourceConfig::Jwks(location) => Some((
-                    issuer.issuer.clone(),
-                    location.clone(),
-                    issuer.algorithms.clone(),
-                )),
-                KeySourceConfig::Secret(_) => None,
-            })
-            .collect();
         Ok(Self {
-            sources,
+            sources: config.issuers.iter().filter_map(source).collect(),
+            tenants: config.tenants.clone(),
             client: JwksClient::new(config.keys.jwks_timeout)?,
             table,
             clock,
@@ -80,7 +76,18 @@ impl Refresher {
     /// One refresh of every JWKS URL (and, for discovery issuers, of their discovery item).
     pub async fn run(&self) -> Summary {
         let mut summary = Summary::default();
-        if self.sources.is_empty() {
+        let mut sources = self.sources.clone();
+        if let Some(tenants) = &self.tenants {
+            match self.registered(tenants).await {
+                Ok(registered) => sources.extend(registered),
+                Err(error) => {
+                    summary
+                        .failed
+                        .insert("registry".into(), format!("listing ISSUER# items: {error}"));
+                }
+            }
+        }
+        if sources.is_empty() && summary.failed.is_empty() {
             summary.message = Some(
                 "nothing to refresh: no JWKS issuer is configured (HS256 issuers only)".into(),
             );
@@ -92,7 +99,7 @@ impl Refresher {
                 .insert("clock".into(), "the system clock reads before 1970".into());
             return summary;
         };
-        for (issuer, location, algorithms) in &self.sources {
+        for (issuer, location, algorithms) in &sources {
             let (url, discovered) = match location {
                 JwksLocation::Url(url) => (url.clone(), None),
                 JwksLocation::Discover => match self.client.discover(issuer).await {
@@ -129,6 +136,31 @@ impl Refresher {
             }
         }
         summary
+    }
+
+    /// The active registered issuers the authorizer would accept (not a configured
+    /// one: the configuration wins).
+    async fn registered(&self, tenants: &TenantSettings) -> Result<Vec<Source>, UpstreamError> {
+        let items = TableRegistry::new(&self.table).list().await?;
+        let mut sources = Vec::new();
+        for (pk, item) in items {
+            let config = item.and_then(|registration| {
+                if registration.status == Status::Disabled {
+                    return Ok(None);
+                }
+                registration.issuer_config(&tenants.patterns).map(Some)
+            });
+            match config {
+                Ok(Some(config)) if !self.sources.iter().any(|s| s.0 == config.issuer) => {
+                    sources.extend(source(&config));
+                }
+                Ok(_) => {}
+                Err(reason) => {
+                    tracing::error!(item = pk, reason, "registry item ignored: not refreshed");
+                }
+            }
+        }
+        Ok(sources)
     }
 
     async fn refresh(
@@ -173,5 +205,17 @@ impl Refresher {
             Some(Stored::Usable(_)) | None => None,
         };
         self.table.put(record, now, replacing.as_ref()).await
+    }
+}
+
+/// What to refresh for `issuer`: nothing for an HS256 issuer.
+fn source(issuer: &IssuerConfig) -> Option<Source> {
+    match &issuer.keys {
+        KeySourceConfig::Jwks(location) => Some((
+            issuer.issuer.clone(),
+            location.clone(),
+            issuer.algorithms.clone(),
+        )),
+        KeySourceConfig::Secret(_) => None,
     }
 }

@@ -24,6 +24,15 @@ JWT_AUDIENCE, KEYS_TABLE_NAME, AWS_REGION, credentials, AWS_ENDPOINT_URL...).
   explain [--event FILE | --token TOKEN --route 'METHOD /path']
       run one decision (an event file, a token and a route, or an event on stdin) and
       print every step
+  issuers add --issuer ISS --audience A[,B] [--tenant T] [--cognito-user-pool-id P]
+              [--jwks-url U] [--token-use access|id] [--algorithms RS256,...] [--dry-run]
+      register a tenant's issuer (TENANT_REGISTRY=on): checks TENANT_ISSUER_PATTERN and
+      that its JWKS holds a usable key before writing ISSUER#ISS
+  issuers disable --issuer ISS | issuers enable --issuer ISS
+      refuse (or accept again) a registered issuer's tokens; containers follow within
+      TENANT_CACHE_SECONDS
+  issuers list
+      every ISSUER# item: status, tenant, audiences, or why the authorizer ignores it
 
 --issuer defaults to the only configured issuer, or to every iss of the only configured
 Cognito pool (formats and replica Regions). A revoke never narrows a revocation
@@ -43,6 +52,48 @@ pub enum Command {
     Keys,
     /// `explain …`.
     Explain(ExplainInput),
+    /// `issuers …`.
+    Issuers(IssuersArgs),
+}
+
+/// `issuers …`: the tenant registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuersArgs {
+    /// `issuers add …`.
+    Add {
+        /// The item's fields.
+        register: RegisterArgs,
+        /// `--dry-run`: check and print, write nothing.
+        dry_run: bool,
+    },
+    /// `issuers disable --issuer ISS` or `issuers enable --issuer ISS`.
+    SetStatus {
+        /// The registered issuer.
+        issuer: String,
+        /// The new status.
+        status: crate::issuers::Status,
+    },
+    /// `issuers list`.
+    List,
+}
+
+/// The fields of an `issuers add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterArgs {
+    /// `--issuer`: the exact `iss`.
+    pub issuer: String,
+    /// `--audience A[,B]`.
+    pub audience: Vec<String>,
+    /// `--tenant`.
+    pub tenant: Option<String>,
+    /// `--cognito-user-pool-id`.
+    pub cognito_user_pool_id: Option<String>,
+    /// `--jwks-url`.
+    pub jwks_url: Option<String>,
+    /// `--token-use`.
+    pub token_use: Option<String>,
+    /// `--algorithms RS256,…`.
+    pub algorithms: Option<Vec<String>>,
 }
 
 /// `revoke`: what, and for which issuer.
@@ -111,7 +162,7 @@ fn usage(message: impl Into<String>) -> UsageError {
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let Some((command, rest)) = args.split_first() else {
-        return Err(usage("missing command: revoke, keys or explain"));
+        return Err(usage("missing command: revoke, keys, explain or issuers"));
     };
     match command.as_str() {
         "--help" | "-h" | "help" => Ok(Command::Help),
@@ -126,8 +177,9 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Ok(Command::Keys)
         }
         "explain" => explain(&options(rest, &["event", "token", "route"], &[])?),
+        "issuers" => issuers(rest),
         other => Err(usage(format!(
-            "unknown command {other:?}: expected revoke, keys or explain"
+            "unknown command {other:?}: expected revoke, keys, explain or issuers"
         ))),
     }
 }
@@ -254,6 +306,77 @@ fn revoke(options: &[(String, String)]) -> Result<Command, UsageError> {
         issuer,
         dry_run,
     }))
+}
+
+fn issuers(args: &[String]) -> Result<Command, UsageError> {
+    let Some((action, rest)) = args.split_first() else {
+        return Err(usage("issuers needs add, disable, enable or list"));
+    };
+    let list = |raw: &str| -> Vec<String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let command = match action.as_str() {
+        "add" => {
+            let options = options(
+                rest,
+                &[
+                    "issuer",
+                    "audience",
+                    "tenant",
+                    "cognito-user-pool-id",
+                    "jwks-url",
+                    "token-use",
+                    "algorithms",
+                ],
+                &["dry-run"],
+            )?;
+            let owned = |name: &str| get(&options, name).map(str::to_owned);
+            let issuer = owned("issuer").ok_or_else(|| usage("issuers add needs --issuer ISS"))?;
+            let audience = get(&options, "audience")
+                .map(list)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| usage("issuers add needs --audience A[,B]"))?;
+            IssuersArgs::Add {
+                register: RegisterArgs {
+                    issuer,
+                    audience,
+                    tenant: owned("tenant"),
+                    cognito_user_pool_id: owned("cognito-user-pool-id"),
+                    jwks_url: owned("jwks-url"),
+                    token_use: owned("token-use"),
+                    algorithms: get(&options, "algorithms").map(list),
+                },
+                dry_run: get(&options, "dry-run").is_some(),
+            }
+        }
+        "disable" | "enable" => {
+            let options = options(rest, &["issuer"], &[])?;
+            let issuer = get(&options, "issuer")
+                .ok_or_else(|| usage(format!("issuers {action} needs --issuer ISS")))?;
+            IssuersArgs::SetStatus {
+                issuer: issuer.to_owned(),
+                status: if action == "disable" {
+                    crate::issuers::Status::Disabled
+                } else {
+                    crate::issuers::Status::Active
+                },
+            }
+        }
+        "list" => {
+            options(rest, &[], &[])?;
+            IssuersArgs::List
+        }
+        other => {
+            return Err(usage(format!(
+                "unknown issuers action {other:?}: expected add, disable, enable or list"
+            )));
+        }
+    };
+    Ok(Command::Issuers(command))
 }
 
 fn explain(options: &[(String, String)]) -> Result<Command, UsageError> {

@@ -1,4 +1,30 @@
-//! How `authorizer-admin` writes times: epoch seconds, with the UTC date beside them.
+//! How `authorizer-admin` writes times (epoch seconds, with the UTC date beside them) and
+//! items (DynamoDB JSON, what `aws dynamodb put-item --item` takes).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value, json};
+
+/// An item as DynamoDB JSON: `{"PK": {"S": "…"}, "n": {"N": "1"}, "l": {"L": […]}}`
+/// (the types items of this table hold; others are left out).
+pub fn dynamodb_json(item: HashMap<String, AttributeValue>) -> Value {
+    fn value(v: AttributeValue) -> Option<Value> {
+        match v {
+            AttributeValue::S(s) => Some(json!({ "S": s })),
+            AttributeValue::N(n) => Some(json!({ "N": n })),
+            AttributeValue::L(items) => Some(json!({
+                "L": items.into_iter().filter_map(value).collect::<Vec<_>>()
+            })),
+            _ => None,
+        }
+    }
+    let fields: Map<String, Value> = item
+        .into_iter()
+        .filter_map(|(name, v)| value(v).map(|v| (name, v)))
+        .collect();
+    Value::Object(fields)
+}
 
 /// `1800000000 (2027-01-15T08:00:00Z)`.
 pub fn epoch(seconds: u64) -> String {

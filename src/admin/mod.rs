@@ -1,6 +1,6 @@
 //! `authorizer-admin`, the operator CLI (SPEC.md "Revocation"), with the authorizer's
 //! environment: `revoke` writes revocation items, `keys` lists the key-tier items,
-//! `explain` runs one decision step by step. [`args`] parses the command line (pure);
+//! `explain` runs one decision step by step, `issuers` manages the tenant registry. [`args`] parses the command line (pure);
 //! each command has its own file; [`main`] is the whole binary. Every failure is one
 //! line on stderr and a non-zero exit: 2 for bad arguments or configuration, 1 for a
 //! table that can't be reached or a command that failed.
@@ -8,6 +8,7 @@
 pub mod args;
 pub mod explain;
 mod format;
+pub mod issuers;
 pub mod keys;
 pub mod revoke;
 
@@ -16,7 +17,9 @@ use std::process::ExitCode;
 
 use thiserror::Error;
 
-pub use args::{Command, ExplainInput, RevokeArgs, Target, USAGE, UsageError, parse};
+pub use args::{
+    Command, ExplainInput, IssuersArgs, RegisterArgs, RevokeArgs, Target, USAGE, UsageError, parse,
+};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -102,6 +105,7 @@ async fn run(args: &[String], out: &mut dyn Write) -> Result<(), AdminError> {
     match &command {
         Command::Revoke(args) => revoke::run(args, &config, &table, now, out).await,
         Command::Keys => keys::run(&config, &table, now, out).await,
+        Command::Issuers(args) => issuers::run(args, &config, &table, now, out).await,
         Command::Help | Command::Explain(_) => Ok(()),
     }
 }

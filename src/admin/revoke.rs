@@ -8,12 +8,12 @@ use std::io::Write;
 
 use super::AdminError;
 use super::args::{RevokeArgs, Target};
-use super::format::epoch;
+use super::format::{dynamodb_json, epoch};
 use crate::config::Config;
+use crate::issuers::pattern::any_matches;
 use crate::keys::KeyTable;
 use crate::revocation::{DynamoStore, Key, Revocation, Revoked, Scope, record};
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// How long a subject item lasts past its `revoked_before` by default: a day, longer
 /// than any Cognito or Okta access or ID token lives.
@@ -31,11 +31,12 @@ pub struct Plan {
     pub item: Revocation,
 }
 
-/// The configured issuers a revoke writes for: `asked`, which must be configured; or,
+/// The issuers a revoke writes for: `asked`, which must be configured or (with the tenant
+/// registry) match `TENANT_ISSUER_PATTERN`; or,
 /// without it, the only configured issuer, or every `iss` of the only configured Cognito
 /// pool (with `COGNITO_ISSUER_FORMAT=both` or replica Regions its users' tokens carry any
 /// of them, and a sign-out must cover them all).
-pub fn issuers<'a>(config: &'a Config, asked: Option<&str>) -> Result<Vec<&'a str>, AdminError> {
+pub fn issuers<'a>(config: &'a Config, asked: Option<&'a str>) -> Result<Vec<&'a str>, AdminError> {
     let configured: Vec<&str> = config.issuers.iter().map(|i| i.issuer.as_str()).collect();
     let pools: Vec<Option<&str>> = config
         .issuers
@@ -45,16 +46,19 @@ pub fn issuers<'a>(config: &'a Config, asked: Option<&str>) -> Result<Vec<&'a st
     let one_pool =
         matches!(pools.first(), Some(Some(first)) if pools.iter().all(|p| *p == Some(*first)));
     match (asked, configured.as_slice()) {
-        (Some(asked), _) => configured
-            .iter()
-            .find(|c| **c == asked)
-            .map(|c| vec![*c])
-            .ok_or_else(|| {
-                AdminError::Invalid(format!(
-                    "--issuer {asked} is not a configured issuer (configured: {})",
-                    configured.join(", ")
-                ))
-            }),
+        (Some(asked), _) if configured.contains(&asked) => Ok(vec![asked]),
+        (Some(asked), _)
+            if config
+                .tenants
+                .as_ref()
+                .is_some_and(|t| any_matches(&t.patterns, asked)) =>
+        {
+            Ok(vec![asked])
+        }
+        (Some(asked), _) => Err(AdminError::Invalid(format!(
+            "--issuer {asked} is not a configured issuer (configured: {}) nor within TENANT_ISSUER_PATTERN",
+            configured.join(", ")
+        ))),
         (None, [only]) => Ok(vec![only]),
         (None, _) if one_pool => Ok(configured),
         (None, _) => Err(AdminError::Invalid(format!(
@@ -170,15 +174,7 @@ pub fn report(plan: &Plan, outcome: &Revoked) -> String {
 /// The item a revoke would write, as DynamoDB JSON (what `aws dynamodb put-item --item`
 /// takes).
 pub fn dry_run_item(plan: &Plan) -> Value {
-    let item: Map<String, Value> = record::attributes(&plan.key.pk, &plan.item)
-        .into_iter()
-        .filter_map(|(name, value)| match value {
-            AttributeValue::S(s) => Some((name, json!({ "S": s }))),
-            AttributeValue::N(n) => Some((name, json!({ "N": n }))),
-            _ => None,
-        })
-        .collect();
-    Value::Object(item)
+    dynamodb_json(record::attributes(&plan.key.pk, &plan.item))
 }
 
 /// Runs `revoke` against `table` at wall time `now`, reporting to `out`.
