@@ -551,3 +551,141 @@ fn help_prints_the_usage() {
         assert!(text.contains(line), "{line}");
     }
 }
+
+/// `issuers add|disable|enable|list` against moto, with the registry's environment:
+/// `add` checks the pattern and the issuer's JWKS before writing, refuses a configured
+/// issuer, and `explain` then shows the registered issuer and its tenant.
+#[tokio::test]
+async fn issuers_manages_the_tenant_registry() {
+    use common::jwks_server::{Behavior, JwksServer};
+    use jwt_authorizer::testkit::{FixtureKey, mint};
+    let (moto, sdk) = moto_with_table(TABLE).await;
+    let jwks = JwksServer::start(Behavior::Serve(JWKS.into()));
+    let jwks_url = jwks.url();
+    let registry = [
+        ("TENANT_REGISTRY", "on"),
+        ("TENANT_ISSUER_PATTERN", "https://tenants.test/*"),
+        ("POLICY_RESOURCES", "GET/hello/{sub},GET/tenants/{tenant}/*"),
+    ];
+    let add = |issuer: &str, jwks: &str, extra: &[&str]| {
+        let mut args = vec![
+            "issuers",
+            "add",
+            "--issuer",
+            issuer,
+            "--audience",
+            "acme-client, acme-web",
+            "--tenant",
+            "acme",
+            "--jwks-url",
+            jwks,
+        ];
+        args.extend_from_slice(extra);
+        admin(&moto.endpoint, &registry, &args)
+    };
+    let pk = "ISSUER#https://tenants.test/acme";
+
+    let err = failure(&add("https://evil.test/acme", &jwks_url, &[]), 2);
+    assert!(err.contains("matches no TENANT_ISSUER_PATTERN"), "{err}");
+    let err = failure(
+        &add(
+            "https://tenants.test/acme",
+            "http://127.0.0.1:9/jwks.json",
+            &[],
+        ),
+        2,
+    );
+    assert!(err.contains("nothing written"), "{err}");
+    let err = failure(&add(ISSUER, &jwks_url, &[]), 2);
+    assert!(err.contains("configured issuer"), "{err}");
+    let text = succeeded(&add("https://tenants.test/acme", &jwks_url, &["--dry-run"]));
+    assert!(text.starts_with("dry run, not written: {"), "{text}");
+    assert_eq!(raw_item_pk(&sdk, TABLE, pk).await, None);
+    let err = failure(&admin(&moto.endpoint, &[], &["issuers", "list"]), 2);
+    assert!(err.contains("TENANT_REGISTRY=on"), "{err}");
+
+    let text = succeeded(&add("https://tenants.test/acme", &jwks_url, &[]));
+    assert!(
+        text.starts_with("registered https://tenants.test/acme (keys rsa-1): {"),
+        "{text}"
+    );
+    let item = raw_item_pk(&sdk, TABLE, pk).await.expect("written");
+    assert_eq!(item["status"].as_s().unwrap(), "active");
+    assert_eq!(item["tenant"].as_s().unwrap(), "acme");
+    assert_eq!(item["audience"].as_l().unwrap().len(), 2);
+    assert!((now() - n(&item, "updated_at")) < 60);
+
+    let mut claims = common::claims("alice-1");
+    claims["iss"] = serde_json::json!("https://tenants.test/acme");
+    claims["aud"] = serde_json::json!("acme-web");
+    claims["iat"] = serde_json::json!(now() - 60);
+    claims["exp"] = serde_json::json!(now() + 3600);
+    let token = mint(FixtureKey::Rsa, &claims);
+    let explain = |token: &str| {
+        succeeded(&admin(
+            &moto.endpoint,
+            &registry,
+            &[
+                "explain",
+                "--token",
+                token,
+                "--route",
+                "GET /tenants/acme/x",
+            ],
+        ))
+    };
+    let text = explain(&token);
+    assert_explained(
+        &text,
+        &[
+            "issuer     https://tenants.test/acme (registered, tenant acme)",
+            "GET/tenants/{tenant}/* → arn:",
+            "/GET/tenants/acme/*",
+            "decision   allow (ok)",
+        ],
+        &token,
+    );
+
+    let text = succeeded(&admin(
+        &moto.endpoint,
+        &registry,
+        &[
+            "issuers",
+            "disable",
+            "--issuer",
+            "https://tenants.test/acme",
+        ],
+    ));
+    assert!(text.contains("is disabled"), "{text}");
+    let text = succeeded(&admin(&moto.endpoint, &registry, &["issuers", "list"]));
+    assert!(
+        text.starts_with(
+            "https://tenants.test/acme  disabled  tenant acme  audience acme-client,acme-web"
+        ),
+        "{text}"
+    );
+    let text = explain(&token);
+    assert!(text.contains("rejected (issuer_disabled)"), "{text}");
+    succeeded(&admin(
+        &moto.endpoint,
+        &registry,
+        &["issuers", "enable", "--issuer", "https://tenants.test/acme"],
+    ));
+    assert!(explain(&token).contains("decision   allow (ok)"));
+    let err = failure(
+        &admin(
+            &moto.endpoint,
+            &registry,
+            &[
+                "issuers",
+                "disable",
+                "--issuer",
+                "https://tenants.test/nobody",
+            ],
+        ),
+        2,
+    );
+    assert!(err.contains("is not registered"), "{err}");
+    let err = failure(&admin(&moto.endpoint, &registry, &["issuers", "rename"]), 2);
+    assert!(err.contains("unknown issuers action"), "{err}");
+}
