@@ -132,7 +132,7 @@ class OperatorPolicy(unittest.TestCase):
                 by_resource.setdefault(json.dumps(statement["Resource"]), set()).add(action)
         self.assertEqual(by_resource, {
             json.dumps({"Fn::GetAtt": ["KeysTable", "Arn"]}): {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan",
-                                                                "dynamodb:PutItem"},
+                                                                "dynamodb:PutItem", "dynamodb:UpdateItem"},
             json.dumps({"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}): {"lambda:GetFunctionConfiguration"},
         })
 
@@ -141,21 +141,32 @@ class OperatorPolicy(unittest.TestCase):
         # scans, explain reads keys and revocations (and never writes). A new call (a
         # DeleteItem, a Query) must be weighed here first.
         calls = dynamodb_calls_in_code()
-        self.assertEqual(calls, {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Scan"})
+        self.assertEqual(calls, {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Scan",
+                                 "dynamodb:UpdateItem"})
         statements = self.policy()["Properties"]["PolicyDocument"]["Statement"]
-        for call in calls:
+        for call in calls - {"dynamodb:UpdateItem"}:
             keys = ["REVOKED#https://issuer.example#sub#alice"]
             self.assertTrue(allowed_by(statements, call, keys), call)
+        # issuers disable|enable update the status of an ISSUER# item.
+        self.assertTrue(allowed_by(statements, "dynamodb:UpdateItem", ["ISSUER#https://issuer.example"]))
 
-    def test_may_write_revocation_items_and_nothing_else(self):
+    def test_may_write_revocation_and_issuer_items_and_nothing_else(self):
         statements = self.policy()["Properties"]["PolicyDocument"]["Statement"]
         revoked, jwks = "REVOKED#https://issuer.example#sub#alice", "JWKS#https://issuer.example/jwks.json"
+        issuer = "ISSUER#https://issuer.example"
         self.assertTrue(allowed_by(statements, "dynamodb:PutItem", [revoked]))
-        for keys in ([jwks], ["DISCOVERY#https://issuer.example"], ["ISSUER#https://issuer.example"], [revoked, jwks]):
+        self.assertTrue(allowed_by(statements, "dynamodb:PutItem", [issuer]))
+        self.assertTrue(allowed_by(statements, "dynamodb:UpdateItem", [issuer]))
+        for keys in ([jwks], ["DISCOVERY#https://issuer.example"], [revoked, jwks], [issuer, jwks]):
             self.assertFalse(allowed_by(statements, "dynamodb:PutItem", keys), keys)
         self.assertFalse(allowed_by(statements, "dynamodb:PutItem", None), "a write that reports no key")
         for action in stack_checks.ITEM_WRITE_ACTIONS - {"dynamodb:PutItem"}:
             self.assertFalse(allowed_by(statements, action, [revoked]), action)
+        for action in stack_checks.ITEM_WRITE_ACTIONS - {"dynamodb:PutItem", "dynamodb:UpdateItem"}:
+            self.assertFalse(allowed_by(statements, action, [issuer]), action)
+        # The table itself lets only OperatorRoleArn write issuers.
+        self.assertTrue(STACK.denied_by_table_policy("dynamodb:PutItem", "arn:aws:iam::123456789012:role/operator", [issuer],
+                                                     stack_checks.OPERATOR_ROLE))
         # And the table's own policy lets that revocation write through, while it still
         # denies key items whatever an identity policy says.
         operator = "arn:aws:iam::123456789012:role/operator"

@@ -33,6 +33,13 @@ KEY_WRITER_ROLES = {"AuthorizerRole", "RefresherRole"}
 # written by operators (SPEC.md "Revocation") and must stay writable by them.
 KEY_ITEM_PREFIXES = {"JWKS#", "DISCOVERY#"}
 OPERATOR_ITEM_PREFIXES = {"REVOKED#"}
+# The tenant registry's items (SPEC.md "Tenants"): writable by the OperatorRoleArn
+# parameter's role only, by nobody when it is blank; the functions only read them.
+ISSUER_ITEM_PREFIX = "ISSUER#"
+OPERATOR_ROLE = "arn:aws:iam::123456789012:role/registry-operator"
+TENANT_PARAMETERS = {"TenantRegistry": "TENANT_REGISTRY", "TenantIssuerPattern": "TENANT_ISSUER_PATTERN",
+                     "TenantCacheSeconds": "TENANT_CACHE_SECONDS",
+                     "TenantLookupsPerSecond": "TENANT_LOOKUPS_PER_SECOND"}
 EMF_METRICS_TODAY = {"Allow", "Deny", "Unauthorized", "KeysFromMemory", "KeysFromTable", "KeysFromJwks",
                      "JwksFetches", "JwksErrors", "TableReads", "TableErrors", "TableWrites", "StaleKeysServed"}
 # The parameters of the authorizer's and the refresher's configuration, in every stack.
@@ -190,14 +197,27 @@ class Stack:
         """The template after the SAM transform (what CloudFormation will create)."""
         return sam_translate(self.template)
 
-    def table_policy(self):
-        return self.resources["KeysTable"]["Properties"]["ResourcePolicy"]["PolicyDocument"]
+    def table_policy(self, operator_role=None):
+        """The table's resource policy as deployed with OperatorRoleArn = `operator_role`
+        (None: blank): its `HasOperatorRole` branches chosen and the parameter filled in."""
+        def resolve(value):
+            if isinstance(value, dict):
+                if list(value) == ["Fn::If"] and value["Fn::If"][0] == "HasOperatorRole":
+                    return resolve(value["Fn::If"][1 if operator_role else 2])
+                if value == {"Ref": "OperatorRoleArn"}:
+                    return operator_role or ""
+                return {k: resolve(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [resolve(v) for v in value]
+            return value
+        return resolve(self.resources["KeysTable"]["Properties"]["ResourcePolicy"]["PolicyDocument"])
 
-    def denied_by_table_policy(self, action, principal_arn, leading_keys):
+    def denied_by_table_policy(self, action, principal_arn, leading_keys, operator_role=None):
         """Evaluates the table's resource policy for one request, as IAM would for these operators.
 
         `principal_arn` is a logical role id (AuthorizerRole…) or any other ARN; `leading_keys`
-        is the request's dynamodb:LeadingKeys, or None when the request carries none.
+        is the request's dynamodb:LeadingKeys, or None when the request carries none;
+        `operator_role` the OperatorRoleArn parameter (None: blank).
         """
         def actual_and_expected(key, expected):
             if key == "dynamodb:LeadingKeys":
@@ -206,7 +226,7 @@ class Stack:
                 return [principal_arn], {get_att_arn(v) or v for v in as_list(expected)}
             raise AssertionError(f"condition key not modelled: {key}")
 
-        for statement in self.table_policy()["Statement"]:
+        for statement in self.table_policy(operator_role)["Statement"]:
             if statement["Effect"] != "Deny" or action not in as_list(statement["Action"]):
                 continue
             if all(condition_holds(op, *actual_and_expected(key, expected))
@@ -332,6 +352,7 @@ class LeastPrivilege:
 
     def test_iam_is_exactly_get_and_put_on_the_table_plus_batch_get_for_revocation_or_several_issuers(self):
         revocation_only = {"Fn::If": ["BatchReads", "dynamodb:BatchGetItem", {"Ref": "AWS::NoValue"}]}
+        registry_only = {"Fn::If": ["TenantRegistryOn", "dynamodb:Scan", {"Ref": "AWS::NoValue"}]}
         for name in ["AuthorizerFunction", "RefresherFunction"]:
             found = [s for s in self.stack.statements(self.stack.resources[name])
                      if not all(a.startswith("logs:") for a in as_list(s["Action"]))]
@@ -340,7 +361,7 @@ class LeastPrivilege:
             plain = sorted(a for a in found[0]["Action"] if isinstance(a, str))
             conditional = [a for a in found[0]["Action"] if not isinstance(a, str)]
             self.assertEqual(plain, ["dynamodb:GetItem", "dynamodb:PutItem"], name)
-            self.assertEqual(conditional, [revocation_only] if name == "AuthorizerFunction" else [], name)
+            self.assertEqual(conditional, [revocation_only] if name == "AuthorizerFunction" else [registry_only], name)
             self.assertEqual(found[0]["Resource"], {"Fn::GetAtt": ["KeysTable", "Arn"]}, name)
             self.assertNotIn("Condition", found[0], name)
         for name, function in self.stack.functions().items():
@@ -400,7 +421,8 @@ class KeysTableResourcePolicy:
     stack: Stack
 
     def test_denies_every_item_write_of_key_items_to_all_but_the_two_roles(self):
-        deny = [s for s in self.stack.table_policy()["Statement"] if s["Effect"] == "Deny"]
+        deny = [s for s in self.stack.table_policy()["Statement"] if s["Effect"] == "Deny"
+                and ISSUER_ITEM_PREFIX + "*" not in json.dumps(s)]
         self.assertEqual(len(deny), 2)
         for statement in deny:
             self.assertEqual(statement["Principal"], "*")
@@ -448,6 +470,40 @@ class KeysTableResourcePolicy:
                 self.assertFalse(self.stack.denied_by_table_policy("dynamodb:PutItem", role, keys), role)
         for other in [r for r in self.stack.roles() if r not in KEY_WRITER_ROLES] + ["arn:aws:iam::123456789012:role/other"]:
             self.assertTrue(self.stack.denied_by_table_policy("dynamodb:PutItem", other, ["JWKS#x"]), other)
+
+    def test_issuer_items_are_written_by_the_operator_role_only_and_by_nobody_without_one(self):
+        issuer = ["ISSUER#https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_T1"]
+        jwks = ["JWKS#https://issuer.example/jwks.json"]
+        denied = self.stack.denied_by_table_policy
+        everyone = list(KEY_WRITER_ROLES) + ["arn:aws:iam::123456789012:role/other", OPERATOR_ROLE]
+        for action in sorted(ITEM_WRITE_ACTIONS):
+            for principal in everyone:
+                self.assertTrue(denied(action, principal, issuer), f"{action} {principal} without an operator role")
+            for principal in everyone[:-1]:
+                self.assertTrue(denied(action, principal, issuer, OPERATOR_ROLE), f"{action} {principal}")
+            self.assertTrue(denied(action, OPERATOR_ROLE, issuer + jwks, OPERATOR_ROLE), action)
+        self.assertFalse(denied("dynamodb:PutItem", OPERATOR_ROLE, issuer, OPERATOR_ROLE))
+        self.assertFalse(denied("dynamodb:UpdateItem", OPERATOR_ROLE, issuer, OPERATOR_ROLE))
+        self.assertTrue(denied("dynamodb:PutItem", OPERATOR_ROLE, jwks, OPERATOR_ROLE),
+                        "the operator role still cannot write keys")
+        self.assertFalse(denied("dynamodb:GetItem", "AuthorizerRole", issuer), "the functions read them")
+
+    def test_the_tenant_parameters_reach_the_functions_and_need_a_pattern_and_an_operator(self):
+        authorizer = self.stack.resources["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+        refresher = self.stack.resources["RefresherFunction"]["Properties"]["Environment"]["Variables"]
+        for parameter, variable in TENANT_PARAMETERS.items():
+            self.assertEqual(authorizer[variable], {"Ref": parameter}, variable)
+        for variable in ("TENANT_REGISTRY", "TENANT_ISSUER_PATTERN"):
+            self.assertEqual(refresher[variable], authorizer[variable], variable)
+        params = self.stack.template["Parameters"]
+        self.assertEqual(params["TenantRegistry"]["Default"], "off")
+        self.assertEqual((params["TenantCacheSeconds"]["Default"], params["TenantLookupsPerSecond"]["Default"]), (60, 5))
+        self.assertEqual(params["OperatorRoleArn"]["Default"], "")
+        rule = self.stack.template["Rules"]["TenantRegistryNeedsPatternAndOperatorRole"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Equals": [{"Ref": "TenantRegistry"}, "on"]})
+        asserted = json.dumps(rule["Assertions"])
+        self.assertIn("TenantIssuerPattern", asserted)
+        self.assertIn("OperatorRoleArn", asserted)
 
     def test_the_roles_it_names_do_not_depend_on_the_table(self):
         # The table's policy names the roles, so the roles must not reference the table:
