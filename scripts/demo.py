@@ -11,7 +11,11 @@ moto; runs the Lambdas under `cargo lambda watch`; then shows:
    rule: GET /reports/* only for the Cognito group `reports`, which alice is in and bob not;
 3. the refresher on its scheduled event;
 4. a sign-out: `authorizer-admin revoke --subject` on alice, her token refused within
-   REVOCATION_CACHE_SECONDS while bob's still works.
+   REVOCATION_CACHE_SECONDS while bob's still works;
+5. a second tenant: another user pool, refused until `authorizer-admin issuers add`
+   registers it (no redeploy), then allowed with its `tenant` in the context and its
+   `{tenant}` route, then refused again within TENANT_CACHE_SECONDS of `issuers disable`,
+   while the configured pool's users are unaffected.
 
 Exits 1 if anything is not as expected, so the demo doubles as a smoke test.
 """
@@ -41,11 +45,14 @@ KINDS = [
 ]
 
 
-def cognito(moto: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/cognito_local.py"), "--endpoint", moto,
-         "--username", "alice", "--other-username", "bob", "--group", GROUP],
-        check=True, capture_output=True, text=True)
+def cognito(moto: str, *users: str, group: str | None = GROUP) -> dict:
+    names = users or ("alice", "bob")
+    command = [sys.executable, str(ROOT / "scripts/cognito_local.py"), "--endpoint", moto, "--username", names[0]]
+    if len(names) > 1:
+        command += ["--other-username", names[1]]
+    if group:
+        command += ["--group", group]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
@@ -224,6 +231,76 @@ def revocation_demo(port: int, pool: dict, env_file: Path, workdir: Path) -> lis
     return failures
 
 
+def tenant_demo(port: int, moto: str, pool: dict, env_file: Path, workdir: Path) -> list[str]:
+    """Registers a second user pool as tenant `globex` with authorizer-admin while a
+    container runs, then disables it. Returns failures."""
+    cache_seconds = 2
+    other = cognito(moto, "carol", group=None)
+    carol, alice = other["users"][0], pool["users"][0]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    admin = target / "debug" / "authorizer-admin"
+    env_tenants = workdir / "lambda-tenants.env"
+    env_tenants.write_text(env_file.read_text().replace(
+        "POLICY_RESOURCES=GET/hello/{sub},$connect", "POLICY_RESOURCES=GET/hello/{sub},GET/tenants/{tenant}/*,$connect")
+        + "TENANT_REGISTRY=on\nTENANT_ISSUER_PATTERN=https://cognito-idp.*.amazonaws.com/*\n"
+        + f"TENANT_CACHE_SECONDS={cache_seconds}\n")
+    print(f"== a second tenant: user pool {other['pool_id']} (carol), registered at runtime;"
+          f" a new container with TENANT_REGISTRY=on, TENANT_CACHE_SECONDS={cache_seconds}")
+
+    def call(user: dict, path: str = "hello") -> tuple[str, dict]:
+        request = event(KINDS[1][1], user["access_token"], user["sub"])
+        arn = request["methodArn"]
+        if path != "hello":
+            arn = arn.replace(f"/GET/hello/{user['sub']}", f"/GET/{path}")
+        ok, answer = invoke(port, request, workdir)
+        context = answer.get("context", {}) if ok and isinstance(answer, dict) else {}
+        return verdict(ok, answer, arn), context
+
+    def admin_run(*args: str) -> subprocess.CompletedProcess:
+        print("   $ authorizer-admin " + " ".join(args))
+        out = subprocess.run([str(admin), *args], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, **env_of(env_tenants)})
+        print("   " + (out.stdout.strip() or out.stderr.strip()).splitlines()[0][:160])
+        return out
+
+    watch = Watch(port, env_tenants, workdir / "watch-5.log")
+    try:
+        before, _ = call(carol)
+        print(f"   REST REQUEST, carol before registration: {before}")
+        added = admin_run("issuers", "add", "--issuer", other["issuer"], "--audience", other["client_id"],
+                          "--tenant", "globex", "--cognito-user-pool-id", other["pool_id"],
+                          "--jwks-url", other["jwks_url"])
+        time.sleep(cache_seconds)  # the refusal above is remembered for TENANT_CACHE_SECONDS
+        registered, context = call(carol)
+        own_tenant, _ = call(carol, "tenants/globex/invoices")
+        print(f"   carol -> own /hello: {registered}, context tenant={context.get('tenant')};"
+              f" carol -> /tenants/globex/invoices: {own_tenant}")
+        disabled_out = admin_run("issuers", "disable", "--issuer", other["issuer"])
+        time.sleep(cache_seconds)
+        disabled, _ = call(carol)
+        still, _ = call(alice)
+        print(f"   {cache_seconds} s after: carol {disabled}; alice (the configured pool) {still}")
+        lines = watch.lines()
+    finally:
+        watch.stop()
+    reasons = [l.get("reason") for l in lines if l.get("message") == "decision"]
+    print(f"   decisions' reasons: {', '.join(reasons)}")
+    failures = []
+    if before != "401 Unauthorized" or "unknown_issuer" not in reasons:
+        failures.append("an unregistered pool's token should be refused (unknown_issuer)")
+    if added.returncode != 0 or disabled_out.returncode != 0:
+        failures.append("authorizer-admin issuers add/disable should succeed")
+    if not registered.startswith("200") or context.get("tenant") != "globex" or not own_tenant.startswith("200"):
+        failures.append("the registered tenant should be allowed with tenant=globex and its {tenant} route")
+    if disabled != "401 Unauthorized" or "issuer_disabled" not in reasons:
+        failures.append(f"the disabled tenant should be refused within {cache_seconds} s")
+    if not still.startswith("200"):
+        failures.append("the configured pool should be unaffected")
+    if not failures:
+        print("   tenant globex added and disabled without a redeploy; the configured pool unaffected")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moto", required=True)
@@ -321,13 +398,15 @@ def main() -> int:
         failures.append("the refresher should store the keys")
 
     failures += revocation_demo(args.port, pool, env_file, workdir)
+    failures += tenant_demo(args.port, args.moto, pool, env_file, workdir)
 
     if failures:
         print("demo: unexpected: " + "; ".join(failures) + f" (logs in {workdir})", file=sys.stderr)
         return 1
     shutil.rmtree(workdir, ignore_errors=True)
     print("== demo OK: every kind allowed alice's own path, refused bob's and the forged token;"
-          " the second cold start used the table; the refresher stored the keys")
+          " the second cold start used the table; the refresher stored the keys; a sign-out and a"
+          " tenant added and disabled at runtime took effect within their cache times")
     return 0
 
 

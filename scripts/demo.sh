@@ -5,8 +5,10 @@
 # Lambdas under `cargo lambda watch`, and shows: for every API Gateway kind, Allow for
 # alice's own /hello/{id}, no access to bob's, and a denial for a forged token; a first
 # cold start filling the table from the JWKS, a second one served from the table with no
-# JWKS request, the refresher run, and a sign-out with `authorizer-admin revoke` refusing
-# alice's token within REVOCATION_CACHE_SECONDS. Stops what it started (see scripts/demo.py).
+# JWKS request, the refresher run, a sign-out with `authorizer-admin revoke` refusing
+# alice's token within REVOCATION_CACHE_SECONDS, and a second tenant (another user pool)
+# registered with `authorizer-admin issuers add`, then disabled, without a redeploy.
+# Stops what it started (see scripts/demo.py).
 # Usage: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
