@@ -4,7 +4,10 @@
 //! check of the same token with the same parsed key; both decisions again with
 //! `REVOCATION=on`, every lookup cached (the same Authorizer over an in-memory store,
 //! pre-warmed), to show what revocation adds to a warm decision; and the decision with
-//! twenty authorization rules against the one with one template. Prints the ratios.
+//! twenty authorization rules against the one with one template; with the tenant
+//! registry on, a configured issuer's repeated token and a flood token (an `iss` within
+//! the patterns that no item names, past the lookup budget), refused unread. Prints the
+//! ratios.
 //! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -16,6 +19,7 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
+use jwt_authorizer::issuers::MemoryRegistry;
 use jwt_authorizer::revocation::MemoryStore;
 use jwt_authorizer::testkit::{FixtureKey, JWKS, mint};
 use jwt_authorizer::{Authorizer, Config, ManualClock};
@@ -206,6 +210,62 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
     rules(c, &runtime);
+    tenants(c, &runtime);
+}
+
+/// With `TENANT_REGISTRY=on`: a configured issuer's repeated token (the registry is not
+/// asked) against the same with the registry off, and a flood token refused unread
+/// (a fresh `iss` within the patterns each time, the lookup budget spent).
+fn tenants(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let vars: HashMap<&str, &str> = [
+        ("JWT_ISSUER", "https://issuer.test"),
+        ("JWT_AUDIENCE", "test-client"),
+        ("JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
+        ("POLICY_RESOURCES", "GET/hello/{sub}"),
+        ("KEYS_TABLE_NAME", "bench"),
+        ("TENANT_REGISTRY", "on"),
+        ("TENANT_ISSUER_PATTERN", "https://tenants.test/*"),
+    ]
+    .into();
+    let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Arc::new(MemoryRegistry::default());
+    let authorizer = Authorizer::with_registry_store(&config, clock, None, store).unwrap();
+    authorizer
+        .verifier()
+        .load_document(JWKS.as_bytes())
+        .unwrap();
+    let mut group = c.benchmark_group("tenants");
+    let repeated = event(&token(FixtureKey::Rsa, 0));
+    decide(runtime, &authorizer, &repeated);
+    group.bench_function("repeated_token_registry_on", |b| {
+        b.iter(|| black_box(decide(runtime, &authorizer, &repeated)))
+    });
+    let floods: Vec<String> = (0..65_536)
+        .map(|n| {
+            let claims = json!({"iss": format!("https://tenants.test/flood-{n}"), "sub": SUB,
+                "aud": "test-client", "exp": NOW + 3600});
+            let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+            let token = format!(
+                "{}.{}.c2ln",
+                part(&json!({"alg": "RS256", "kid": "rsa-1"})),
+                part(&claims)
+            );
+            event(&token)
+        })
+        .collect();
+    let mut i = 0;
+    group.bench_function("flood_token_refused_unread", |b| {
+        b.iter(|| {
+            i = (i + 1) % floods.len();
+            black_box(
+                runtime
+                    .block_on(authorizer.decide(black_box(&floods[i])))
+                    .outcome,
+            )
+        })
+    });
+    group.finish();
 }
 
 /// The decision with one template against the same with twenty rules, for the same
@@ -291,6 +351,15 @@ fn main() {
                 repeated_rev / repeated
             );
         }
+    }
+    if let (Some(off), Some(on), Some(flood)) = (
+        mean_ns("rs256", "repeated_token_decision"),
+        mean_ns("tenants", "repeated_token_registry_on"),
+        mean_ns("tenants", "flood_token_refused_unread"),
+    ) {
+        println!(
+            "tenants: repeated token of a configured issuer {on:.0} ns with the registry on vs {off:.0} ns off; a flood token refused unread {flood:.0} ns"
+        );
     }
     for kind in ["warm_decision", "repeated_token"] {
         let Some(one) = mean_ns("rules", &format!("{kind}_one_template")) else {

@@ -118,6 +118,9 @@ def config():
                       "CONTEXT_CLAIMS=sub,user=username,groups=cognito:groups\nTOKEN_SOURCES=header:Authorization,query:auth\n"
                       "DENY_MODE=deny\nHTTP_API_RESPONSE=iam\nTOKEN_CACHE_SIZE=0\nAWS_LAMBDA_FUNCTION_MEMORY_SIZE=1769\n"
                       "METRICS_NAMESPACE=Auth\n",
+        "tenants": "COGNITO_USER_POOL_ID=us-east-1_AbC123\nJWT_AUDIENCE=client1\nKEYS_TABLE_NAME=keys\n"
+                   "TENANT_REGISTRY=on\nTENANT_ISSUER_PATTERN=https://cognito-idp.*.amazonaws.com/*,https://*.okta.com/oauth2/*\n"
+                   "TENANT_CACHE_SECONDS=60\nTENANT_LOOKUPS_PER_SECOND=5\nPOLICY_RESOURCES=GET/tenants/{tenant}/*\n",
     }
     for name, env in envs.items():
         write("config", name, env)
