@@ -2,7 +2,7 @@
 # scripts/lib/tools.sh - helpers for local test scripts (source it, don't run it).
 #
 #   source "$(dirname "$0")/lib/tools.sh"
-#   ensure_python_tools          # .venv/ with requirements.txt, put on PATH
+#   ensure_python_tools          # .venv/ with requirements.txt (shared per machine), put on PATH
 #   start_moto MOTO_URL          # moto_server in the background; MOTO_URL=http://127.0.0.1:PORT
 #   port="$(free_port)"          # a free TCP port on 127.0.0.1
 #
@@ -68,46 +68,68 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# ensure_python_tools: create .venv/ if missing, (re)install requirements.txt
-# when it changed since the last install, and put .venv/bin first on PATH.
+# ensure_python_tools: make sure .venv/ holds requirements.txt's pinned tools and put
+# .venv/bin first on PATH. The tools are installed once per machine, per version of
+# requirements.txt: into ${XDG_CACHE_HOME:-~/.cache}/jwt-authorizer/venv-HASH (HASH of
+# requirements.txt), which .venv links to, so every clone of the repository shares them
+# (a fresh clone does not wait minutes for pip). A .venv that is a directory of its own
+# (an older checkout) is kept and updated in place as before.
 ensure_python_tools() {
   local venv="$TOOLS_REPO_ROOT/.venv"
   local req="$TOOLS_REPO_ROOT/requirements.txt"
-  local stamp="$venv/.requirements.sha256"
-  local want have="" log
+  local want target
 
   want="$(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$req")" || {
     echo "tools: cannot read $req" >&2
     return 1
   }
-
-  if [[ ! -x $venv/bin/python ]]; then
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-      rm -rf -- "$venv"
-      echo "tools: 'python3 -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
-      return 1
-    fi
-  elif [[ -f $stamp ]]; then
-    have="$(<"$stamp")"
+  if [[ -d $venv && ! -L $venv ]]; then
+    target="$venv"
+  else
+    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/jwt-authorizer"
+    target="$cache/venv-${want:0:16}"
+    mkdir -p "$cache" || return 1
   fi
-
-  if [[ $want != "$have" ]]; then
-    echo "tools: installing requirements.txt into .venv (first time takes a minute or two)..." >&2
-    log="$(mktemp)"
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >"$log" 2>&1; then
-      cat "$log" >&2
-      rm -f -- "$log"
-      echo "tools: pip install -r requirements.txt failed" >&2
-      return 1
-    fi
-    rm -f -- "$log"
-    printf '%s\n' "$want" >"$stamp"
+  _tools_venv "$target" "$req" "$want" || return 1
+  if [[ $target != "$venv" ]]; then
+    ln -sfn "$target" "$venv"
   fi
 
   case ":$PATH:" in
     *":$venv/bin:"*) ;;
     *) export PATH="$venv/bin:$PATH" ;;
   esac
+}
+
+# _tools_venv DIR REQ HASH: DIR is a venv with REQ installed (its stamp says HASH), made
+# or updated under a lock, so two checkouts starting at once install once.
+_tools_venv() {
+  local dir="$1" req="$2" want="$3" stamp="$1/.requirements.sha256" log
+  [[ -x $dir/bin/python && -f $stamp && "$(<"$stamp")" == "$want" ]] && return 0
+  exec {_tools_lock}>"$dir.lock" || return 1
+  if command -v flock >/dev/null; then flock "$_tools_lock"; fi
+  if [[ -x $dir/bin/python && -f $stamp && "$(<"$stamp")" == "$want" ]]; then
+    exec {_tools_lock}>&-
+    return 0
+  fi
+  if [[ ! -x $dir/bin/python ]] && ! python3 -m venv "$dir" >/dev/null 2>&1; then
+    rm -rf -- "$dir"
+    exec {_tools_lock}>&-
+    echo "tools: 'python3 -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+    return 1
+  fi
+  echo "tools: installing requirements.txt into $dir (once per machine; a minute or a few)..." >&2
+  log="$(mktemp)"
+  if ! "$dir/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f -- "$log"
+    exec {_tools_lock}>&-
+    echo "tools: pip install -r requirements.txt failed" >&2
+    return 1
+  fi
+  rm -f -- "$log"
+  printf '%s\n' "$want" >"$stamp"
+  exec {_tools_lock}>&-
 }
 
 # start_moto VAR: start moto_server on 127.0.0.1 on a port the kernel picks (-p 0;
