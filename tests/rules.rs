@@ -21,7 +21,7 @@ const RULES: &str = r#"[
     {"resources": ["GET/hello/{sub}", "$connect"]},
     {"resources": ["GET/reports/*"], "scopes_any": ["reports:read", "admin"]},
     {"resources": ["DELETE/users/*"], "scopes_all": ["users:write"], "groups_any": ["ops"]},
-    {"resources": ["GET/tenants/{tenant}/*"], "claims": {"tenant": ["acme", "globex"], "tier": [2, 3]}}
+    {"resources": ["GET/tenants/{org}/*"], "claims": {"org": ["acme", "globex"], "tier": [2, 3]}}
 ]"#;
 
 /// The event of `kind` for `token`, calling `METHOD /path` (the files in `events/`, with
@@ -130,9 +130,9 @@ async fn okta_groups_come_from_the_configured_claim() {
 #[tokio::test]
 async fn claim_values_are_compared_by_value_and_type() {
     let (a, _jwks) = authorizer(&[]).await;
-    let acme = token(json!({"tenant": "acme", "tier": 2}));
-    let acme_tier_as_text = token(json!({"tenant": "acme", "tier": "2"}));
-    let other = token(json!({"tenant": "initech", "tier": 2}));
+    let acme = token(json!({"org": "acme", "tier": 2}));
+    let acme_tier_as_text = token(json!({"org": "acme", "tier": "2"}));
+    let other = token(json!({"org": "initech", "tier": 2}));
     for kind in POLICY_KINDS {
         assert!(
             may(&a, kind, &acme, "GET", "/tenants/acme/report").await,
@@ -157,7 +157,7 @@ async fn claim_values_are_compared_by_value_and_type() {
 async fn the_policy_carries_every_granted_resource_once() {
     let (a, _jwks) = authorizer(&[("POLICY_RESOURCES", "GET/hello/{sub},GET/public/*")]).await;
     let rich = token(
-        json!({"scope": "admin users:write", "cognito:groups": ["ops"], "tenant": "acme", "tier": 3}),
+        json!({"scope": "admin users:write", "cognito:groups": ["ops"], "org": "acme", "tier": 3}),
     );
     let event = calling(Kind::RestToken, &rich, "GET", "/hello/alice-1");
     let answer = as_json(&a.decide(&event.to_string()).await.answer);

@@ -36,13 +36,39 @@ pub(crate) fn rules(env: &Env<'_>) -> Result<Rules, ConfigError> {
         }
         rules.extend(templates.into_iter().map(|t| Rule::always(vec![t])));
     }
+    let from_resources = rules.len();
     if let Some(json) = env.get("POLICY_RULES") {
         rules.extend(parse_rules(&json)?);
+    }
+    if !super::tenants::registry_on(env)? {
+        no_tenant_templates(&rules, from_resources)?;
     }
     if rules.is_empty() {
         rules.push(Rule::always(vec![Template::everything()]));
     }
     Ok(Rules::new(rules, groups_claim))
+}
+
+/// Without the tenant registry no token has a tenant, so a `{tenant}` template could
+/// never grant anything: a configuration error (a claim named `tenant` never fills it),
+/// naming the template's variable. The first `from_resources` rules are
+/// `POLICY_RESOURCES`'.
+fn no_tenant_templates(rules: &[Rule], from_resources: usize) -> Result<(), ConfigError> {
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(j) = rule.resources.iter().position(Template::uses_tenant) {
+            let var = match i.checked_sub(from_resources) {
+                None => "POLICY_RESOURCES".to_owned(),
+                Some(k) => format!("POLICY_RULES[{k}].resources[{j}]"),
+            };
+            return Err(ConfigError::new(
+                var,
+                "{tenant} is a registered issuer's tenant (TENANT_REGISTRY=on), never a claim: \
+                 without the registry it grants nothing; name a tenant claim another way, \
+                 e.g. {custom:tenant}",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses the `POLICY_RULES` JSON.

@@ -31,7 +31,7 @@ pub struct TenantSettings {
 /// `TENANT_ISSUER_PATTERN`. The other variables are checked even when it is off, so a
 /// typo never waits for the day it is switched on.
 pub(crate) fn tenants(env: &Env<'_>) -> Result<Option<TenantSettings>, ConfigError> {
-    let on = env.choice("TENANT_REGISTRY", false, &[("on", true), ("off", false)])?;
+    let on = registry_on(env)?;
     let cache = env.number("TENANT_CACHE_SECONDS", 60, 1..=MAX_TENANT_CACHE_SECONDS)?;
     let lookups = env.number(
         "TENANT_LOOKUPS_PER_SECOND",
@@ -71,10 +71,37 @@ pub(crate) fn tenants(env: &Env<'_>) -> Result<Option<TenantSettings>, ConfigErr
     }))
 }
 
+/// Whether `TENANT_REGISTRY` is `on`.
+pub(crate) fn registry_on(env: &Env<'_>) -> Result<bool, ConfigError> {
+    env.choice("TENANT_REGISTRY", false, &[("on", true), ("off", false)])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use crate::config::test_support::*;
+
+    #[test]
+    fn a_tenant_template_without_the_registry_is_refused() {
+        let vars = [
+            COGNITO[0],
+            COGNITO[1],
+            ("POLICY_RESOURCES", "GET/t/{tenant}/*"),
+        ];
+        assert_eq!(error_variable(&vars), "POLICY_RESOURCES");
+        let rules = r#"[{"resources":["GET/a"]},{"resources":["GET/b","GET/t/{tenant}"]}]"#;
+        let vars = [COGNITO[0], COGNITO[1], ("POLICY_RULES", rules)];
+        assert_eq!(error_variable(&vars), "POLICY_RULES[1].resources[1]");
+        let vars = [
+            COGNITO[0],
+            COGNITO[1],
+            ("POLICY_RESOURCES", "GET/t/{custom:tenant}/*"),
+        ];
+        assert!(
+            load(&vars).is_ok(),
+            "a claim named otherwise fills a template"
+        );
+    }
 
     const ON: [(&str, &str); 3] = [COGNITO[0], COGNITO[1], ("TENANT_REGISTRY", "on")];
 
@@ -111,6 +138,9 @@ mod tests {
         ];
         let settings = load(&vars).unwrap().tenants.unwrap();
         assert_eq!(settings.patterns.len(), 2);
+        let mut reserved = vars.to_vec();
+        reserved.push(("CONTEXT_CLAIMS", "sub,tenant=custom:tenant"));
+        assert_eq!(error_variable(&reserved), "CONTEXT_CLAIMS");
         assert_eq!(settings.cache.as_secs(), 5);
         assert_eq!(settings.lookups_per_second, 5);
     }
