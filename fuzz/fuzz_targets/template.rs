@@ -8,8 +8,9 @@
 //! itself; a claim fills a placeholder only when it is a safe segment (1 to 128 of
 //! `[A-Za-z0-9._~@+=:-]`, not only dots, or an integer), and then the expansion is
 //! exactly the template with each `{claim}` replaced by it, so no claim value adds a `*`
-//! or a `/`; `claim_segment` agrees with that rule; a rule of that template grants
-//! exactly the prefixed expansion.
+//! or a `/`; `{tenant}` is filled by a registered issuer's tenant (here the `tenant`
+//! line's text), never by the claim of that name; `claim_segment` agrees with that rule;
+//! a rule of that template grants exactly the prefixed expansion.
 #![no_main]
 
 use jwt_authorizer::policy::{Rule, Rules, Template, claim_segment};
@@ -55,9 +56,18 @@ fuzz_target!(|data: &[u8]| {
         "{printed}"
     );
 
-    let expanded = template.expand(&claims);
-    let model = fuzz_support::expand(&printed, &claims);
-    assert_eq!(expanded, model, "{printed} with {claims:?}");
+    let tenant = claims
+        .get("tenant")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    assert_eq!(
+        template.expand(&claims, None),
+        fuzz_support::expand(&printed, &claims, None),
+        "{printed} with {claims:?} and no tenant"
+    );
+    let expanded = template.expand(&claims, tenant.as_deref());
+    let model = fuzz_support::expand(&printed, &claims, tenant.as_deref());
+    assert_eq!(expanded, model, "{printed} with {claims:?}, tenant {tenant:?}");
     if let Some(path) = &expanded {
         let literal: String = {
             let mut out = String::new();
@@ -81,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let rules = Rules::new(vec![Rule::always(vec![template])], "cognito:groups");
-    let granted = rules.grant(&claims, PREFIX);
+    let granted = rules.grant(&claims, tenant.as_deref(), PREFIX);
     let want: Vec<String> = expanded.iter().map(|p| format!("{PREFIX}{p}")).collect();
     assert_eq!(granted, want);
 });

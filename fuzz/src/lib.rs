@@ -339,14 +339,21 @@ pub fn segment(value: &Value) -> Option<String> {
     }
 }
 
-/// A template's path for these claims: literals copied, `{claim}` filled by [`segment`].
-pub fn expand(template: &str, claims: &Map<String, Value>) -> Option<String> {
+/// A template's path for these claims and a registered issuer's `tenant`: literals
+/// copied, `{tenant}` filled by the tenant (never a claim), `{claim}` by [`segment`].
+pub fn expand(template: &str, claims: &Map<String, Value>, tenant: Option<&str>) -> Option<String> {
     let mut out = String::new();
     let mut rest = template.trim().trim_start_matches('/');
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let close = rest[open..].find('}')? + open;
-        out.push_str(&segment(claims.get(&rest[open + 1..close])?)?);
+        let name = &rest[open + 1..close];
+        let value = if name == "tenant" {
+            Value::String(tenant?.to_owned())
+        } else {
+            claims.get(name)?.clone()
+        };
+        out.push_str(&segment(&value)?);
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
@@ -432,7 +439,7 @@ pub fn granted(setup: &Setup, claims: &Map<String, Value>) -> Vec<String> {
     for rule in &setup.rules {
         if holds(rule, claims, setup.groups_claim) {
             for t in &rule.resources {
-                if let Some(path) = expand(t, claims) {
+                if let Some(path) = expand(t, claims, None) {
                     if !out.contains(&path) {
                         out.push(path);
                     }
