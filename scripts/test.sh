@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of the product: formatting, lints, unit tests, integration tests
-# (loopback JWKS servers, moto_server's Cognito and DynamoDB, the built binaries under a
-# Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, the SAM
+# Runs every test of the product: unit tests, integration tests (loopback JWKS servers,
+# moto_server's Cognito and DynamoDB, the built binaries under a Lambda Runtime API
+# host), the SAM
 # template checks (cfn-lint, sam validate --lint and tests/*_test.py on template.yaml,
 # authorizer.yaml and examples/sam/template.yaml), the CDK example's synth and cdk-nag
 # (scripts/cdk-test.sh) and the differential test against aws-jwt-verify and
 # jsonwebtoken (scripts/differential.sh).
-# The fuzz smoke, a test of nothing a user meets that costs minutes of release builds,
-# runs in .ci/run (scripts/fuzz.sh).
+# What is not a test of the product runs in .ci/run instead: formatting and clippy (a
+# second, check-mode build of every dependency), every benchmark once in quick mode, the
+# fuzz smoke (minutes of release builds), the soak.
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
 # .venv/, aws-jwt-verify into tests/differential/node_modules/, the CDK app's packages
@@ -19,14 +20,8 @@ source scripts/lib/tools.sh
 
 ensure_python_tools
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-
-echo "== cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-echo "== cargo test (unit, integration, end-to-end, benches in quick mode)"
-cargo test --workspace --all-targets
+echo "== cargo test (unit, integration, end-to-end)"
+cargo test --workspace --lib --bins --tests
 
 echo "== SAM templates: cfn-lint, sam validate --lint, checks against the code"
 # template.yaml (the demo stack), authorizer.yaml (the authorizer-only stack) and
