@@ -1233,7 +1233,8 @@ fn main() {
             "expected": if case.expected { "accept" } else { "reject" }, "clock": case.clock,
         });
         writeln!(corpus, "{line}").unwrap();
-        let verification = runtime.block_on(authorizer.verifier().verify(&case.token));
+        let request = jwt_authorizer::events::AuthRequest::bearer(&case.token);
+        let verification = runtime.block_on(authorizer.verifier().verify(&case.token, &request));
         let (verdict, reason) = match &verification.result {
             Ok(_) => ("accept", "ok"),
             Err(error) => ("reject", error.as_str()),

@@ -4,6 +4,7 @@
 //! variable.
 
 mod decision;
+mod dpop;
 mod env;
 mod issuer;
 mod keys;
@@ -12,6 +13,7 @@ mod rules;
 mod strict_json;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
+pub use dpop::{DpopMode, DpopSettings, MAX_DPOP_MAX_AGE_SECONDS, REPLAY_MEMORY_SHARE, ReplayMode};
 pub use issuer::{
     CognitoIssuerFormat, IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES,
     TokenUse, checked_url,
@@ -48,6 +50,8 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Revocation checks (`REVOCATION=on`); `None` when off.
     pub revocation: Option<RevocationSettings>,
+    /// Sender-constrained tokens (DPoP, mTLS); bound tokens are checked whatever `DPOP` says.
+    pub dpop: DpopSettings,
 }
 
 /// The bounds of the cache of verified tokens.
@@ -130,6 +134,7 @@ impl Config {
             },
             token_cache: token_cache(&env)?,
             revocation: revocation::revocation(&env)?,
+            dpop: dpop::dpop(&env)?,
         })
     }
 }
