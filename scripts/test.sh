@@ -4,13 +4,15 @@
 # Lambda Runtime API host), each benchmark once in quick mode so it cannot rot, the SAM
 # template checks (cfn-lint, sam validate --lint and tests/*_test.py on template.yaml,
 # authorizer.yaml and examples/sam/template.yaml), the CDK example's synth and cdk-nag
-# (scripts/cdk-test.sh) and the differential test against aws-jwt-verify and
-# jsonwebtoken (scripts/differential.sh).
+# (scripts/cdk-test.sh), the differential test against aws-jwt-verify and
+# jsonwebtoken (scripts/differential.sh) and the DPoP interop test against oidc-provider
+# and oauth4webapi (scripts/dpop-interop.sh).
 # The fuzz smoke, a test of nothing a user meets that costs minutes of release builds,
 # runs in .ci/run (scripts/fuzz.sh).
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
-# .venv/, aws-jwt-verify into tests/differential/node_modules/, the CDK app's packages
+# .venv/, aws-jwt-verify into tests/differential/node_modules/, oidc-provider and
+# oauth4webapi into tests/dpop_interop/node_modules/, the CDK app's packages
 # into examples/cdk/node_modules/); later runs reuse them and target/. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +49,6 @@ scripts/cdk-test.sh
 
 echo "== differential: this authorizer, aws-jwt-verify and jsonwebtoken on one corpus"
 scripts/differential.sh
+
+echo "== DPoP interop: oidc-provider issues, oauth4webapi proves, the authorizer judges"
+scripts/dpop-interop.sh
