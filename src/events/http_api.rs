@@ -45,7 +45,14 @@ fn possession(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Possession {
         .map(str::to_owned)
         .or_else(|| context.domain_name.clone());
     Possession {
-        proofs: Possession::proofs(event.headers.get_all("dpop").iter()),
+        // A value that is not visible ASCII counts as one (bad) proof.
+        proofs: Possession::proofs(
+            event
+                .headers
+                .get_all("dpop")
+                .iter()
+                .map(|v| v.to_str().unwrap_or("\u{fffd}")),
+        ),
         method: Some(context.http.method.as_str().to_owned()),
         host,
         path: event.raw_path.clone(),

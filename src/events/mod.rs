@@ -106,13 +106,9 @@ pub const MAX_PROOFS_KEPT: usize = 2;
 
 impl Possession {
     /// Collects `DPoP` header values, splitting each on commas (see [`Possession::proofs`]).
-    fn proofs<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> Vec<String> {
+    fn proofs<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
         values
-            .flat_map(|value| {
-                // A value that is not visible ASCII counts as one (bad) proof.
-                let text = value.to_str().unwrap_or("\u{fffd}");
-                text.split(',').map(str::trim).map(str::to_owned)
-            })
+            .flat_map(|text| text.split(',').map(str::trim).map(str::to_owned))
             .take(MAX_PROOFS_KEPT)
             .collect()
     }
