@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::dynamo::{self, DeadEndpoint, moto_with_table, raw_item_pk, sdk};
 use common::jwks_server::{Behavior, JwksServer};
+use common::runtime_api::RuntimeApi;
 use common::*;
 use jwt_authorizer::binding::replay_key;
 use jwt_authorizer::events::Kind;
@@ -606,4 +607,114 @@ async fn memory_stays_bounded_under_a_flood_of_unique_proofs() {
         assert_eq!(checked, Ok(()));
     }
     assert_eq!(binding.remembered(), 32_768);
+}
+
+#[tokio::test]
+async fn explain_shows_the_binding_step_and_never_the_token_or_the_proof() {
+    let jwks = jwks();
+    let a = authorizer(&jwks, &[]).await;
+    let token = bound_token(FixtureKey::Ec256);
+    let p = proof(FixtureKey::Ec256, "GET", CUSTOM_URL, &token);
+    let out = jwt_authorizer::explain::explain(&a, &rest_custom(&token, &p).to_string())
+        .await
+        .render();
+    let step = out
+        .lines()
+        .find(|l| l.starts_with("binding"))
+        .unwrap_or_else(|| panic!("no binding step in\n{out}"));
+    for part in [
+        "DPOP=on",
+        "scheme dpop",
+        "one DPoP proof",
+        "htm \"GET\"",
+        &format!("htu \"{CUSTOM_URL}\""),
+        &format!("proof valid for key {}", jkt(FixtureKey::Ec256)),
+    ] {
+        assert!(step.contains(part), "missing {part:?} in {step}");
+    }
+    assert!(out.contains("decision   allow (ok)"), "{out}");
+    for secret in token.split('.').chain(p.split('.')) {
+        assert!(
+            !out.contains(secret),
+            "a token or proof part is shown:\n{out}"
+        );
+    }
+    // The same proof again: the decision says replayed, the binding step names the check.
+    let p = proof(FixtureKey::Ed25519, "GET", CUSTOM_URL, &token);
+    let out = jwt_authorizer::explain::explain(&a, &rest_custom(&token, &p).to_string())
+        .await
+        .render();
+    assert!(out.contains("rejected (bad_proof, jkt)"), "{out}");
+    assert!(out.contains("decision   unauthorized (bad_proof)"), "{out}");
+}
+
+/// Stops a function process and returns everything it wrote.
+fn stop(mut child: std::process::Child) -> String {
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Two built `authorizer` binaries under their own Runtime API, one moto_server table:
+/// a proof the first process accepted is refused by the second; neither logs the token
+/// or the proof. (Their output is read when they stop: at the default log level it fits
+/// the pipe.)
+#[test]
+fn two_authorizer_processes_share_one_replay_table() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (moto, sdk) = runtime.block_on(moto_with_table(TABLE));
+    // Close the set-up client's keep-alive connection: moto_server would wait on it.
+    drop(sdk);
+    drop(runtime);
+    let jwks = jwks();
+    let env = [
+        ("JWT_ISSUER", ISSUER.to_owned()),
+        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ("JWKS_URL", jwks.url()),
+        ("POLICY_RESOURCES", "GET/hello/{sub}".to_owned()),
+        ("KEYS_TABLE_NAME", TABLE.to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("DPOP", "on".to_owned()),
+    ];
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_authorizer"));
+    let (first_api, second_api) = (RuntimeApi::start(), RuntimeApi::start());
+    let first = first_api.spawn(binary, &env);
+    let second = second_api.spawn(binary, &env);
+    // The processes run on the real clock: the proof is dated now (the token's exp is
+    // far enough ahead, and its iat is never compared with the clock).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = bound_token(FixtureKey::Ec256);
+    let p = dpop_proof(
+        FixtureKey::Ec256,
+        &json!({}),
+        &proof_claims("GET", CUSTOM_URL, now, &token),
+    );
+    let event = rest_custom(&token, &p);
+    let allowed = first_api.invoke(&event).expect("the first process allows");
+    assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    let refused = second_api.invoke(&event).expect_err("the second refuses");
+    assert_eq!(refused["errorMessage"], "Unauthorized");
+    let logs = format!("{}{}", stop(first), stop(second));
+    let reasons: Vec<String> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "decision")
+        .map(|v| v["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(reasons, ["ok", "proof_replayed"], "{logs}");
+    for secret in token.split('.').chain(p.split('.')) {
+        assert!(!logs.contains(secret), "a token or proof part is logged");
+    }
 }
