@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::htu::{self, Target};
 use super::thumbprint::{sha256_b64url, thumbprint};
 use crate::jwk::{Algorithm, PRIVATE_MEMBERS, single_key};
+use crate::verify::typ_matches;
 
 /// Largest accepted proof, in bytes (its header value).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
@@ -39,7 +40,8 @@ pub enum ProofError {
     Malformed,
     /// A `crit` header.
     Critical,
-    /// `typ` is not `dpop+jwt`.
+    /// `typ` is not `dpop+jwt` (compared as a media type: case-insensitively, with an
+    /// optional `application/` prefix).
     Typ,
     /// `alg` absent, symmetric, or not in `DPOP_ALGORITHMS`.
     Alg,
@@ -196,7 +198,8 @@ pub fn check(
     if header.contains_key("crit") {
         return Err(ProofError::Critical);
     }
-    if header.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
+    // RFC 7515 §4.1.9: media types compare case-insensitively, `application/` optional.
+    if !typ_matches(PROOF_TYP, header.get("typ").and_then(Value::as_str)) {
         return Err(ProofError::Typ);
     }
     let alg = header
@@ -387,15 +390,15 @@ mod tests {
         assert_eq!(run(&big, FixtureKey::Ec256), Err(ProofError::TooLarge));
     }
 
-    /// §4.3 item 4: `typ` is `dpop+jwt`.
+    /// §4.3 item 4: `typ` is `dpop+jwt`, a media type (RFC 7515 §4.1.9).
     #[test]
     fn a_wrong_or_missing_typ_fails() {
-        for typ in [
-            json!("JWT"),
-            json!("DPOP+JWT"),
-            json!("application/dpop+jwt"),
-            json!(5),
-        ] {
+        for typ in [json!("DPOP+JWT"), json!("application/dpop+jwt")] {
+            let claims = proof_claims("GET", URL, NOW, TOKEN);
+            let proof = dpop_proof(FixtureKey::Ec256, &json!({"typ": typ}), &claims);
+            assert!(run(&proof, FixtureKey::Ec256).is_ok(), "{typ}");
+        }
+        for typ in [json!("JWT"), json!("at+jwt"), json!("dpop+jwt "), json!(5)] {
             let claims = proof_claims("GET", URL, NOW, TOKEN);
             let proof = dpop_proof(FixtureKey::Ec256, &json!({"typ": typ}), &claims);
             assert_eq!(
