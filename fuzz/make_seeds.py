@@ -160,6 +160,8 @@ def dpop_proof():
         "typ-jwt": (dict(header, typ="JWT"), claims),
         "alg-hs256": (dict(header, alg="HS256"), claims),
         "crit": (dict(header, crit=["x"]), claims),
+        # Found by this target: a colon in a host without brackets.
+        "found-host-colon": (header, dict(claims, htu="HTTPS://A:443xample.com:443/v1/hello/alice-1")),
     }
     for name, (h, c) in variants.items():
         write("dpop_proof", name, b"\x01" + (compact(h) + "\n" + compact(c)).encode())
