@@ -6,8 +6,9 @@
 //! pre-warmed), to show what revocation adds to a warm decision; and the decision with
 //! twenty authorization rules against the one with one template; with the tenant
 //! registry on, a configured issuer's repeated token and a flood token (an `iss` within
-//! the patterns that no item names, past the lookup budget), refused unread. Prints the
-//! ratios.
+//! the patterns that no item names, past the lookup budget), refused unread; and the DPoP
+//! decision (REST REQUEST event, RS256 token, ES256 proof, memory replay, each proof
+//! fresh) with the token cache off and on. Prints the ratios.
 //! Run: `cargo bench --bench decision` (scripts/bench.sh adds the `openssl speed` floors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -18,10 +19,10 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::Criterion;
+use criterion::{BatchSize, Criterion};
 use jwt_authorizer::issuers::MemoryRegistry;
 use jwt_authorizer::revocation::MemoryStore;
-use jwt_authorizer::testkit::{FixtureKey, JWKS, mint};
+use jwt_authorizer::testkit::{FixtureKey, JWKS, dpop_proof, jkt, mint, proof_claims};
 use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
 
@@ -211,6 +212,7 @@ fn bench(c: &mut Criterion) {
     }
     rules(c, &runtime);
     tenants(c, &runtime);
+    dpop(c, &runtime);
 }
 
 /// With `TENANT_REGISTRY=on`: a configured issuer's repeated token (the registry is not
@@ -264,6 +266,72 @@ fn tenants(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
                     .outcome,
             )
         })
+    });
+    group.finish();
+}
+
+/// The REST REQUEST event of `events/rest-request-dpop.json` for `token` and `proof`.
+fn dpop_event(token: &str, proof: &str) -> String {
+    include_str!("../events/rest-request-dpop.json")
+        .replace("${TOKEN}", token)
+        .replace("${PROOF}", proof)
+        .replace("${USER_ID}", SUB)
+}
+
+/// A DPoP-bound RS256 token (distinct per `n`).
+fn bound_token(n: usize) -> String {
+    let mut claims: Value = serde_json::from_str(
+        &String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(token(FixtureKey::Rsa, n).split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    claims["cnf"] = json!({"jkt": jkt(FixtureKey::Ec256)});
+    mint(FixtureKey::Rsa, &claims)
+}
+
+/// The DPoP decision with `DPOP=on`, `DPOP_REPLAY=memory`: each iteration's event holds a
+/// fresh ES256 proof (made, unmeasured, in the batch set-up), so every one passes every
+/// check including replay. Token cache off (RS256 verify + proof verify) and on (proof
+/// verify only).
+fn dpop(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let url = format!("https://api.example.com/v1/hello/{SUB}");
+    let vars = [
+        ("POLICY_RESOURCES", "GET/hello/{sub}"),
+        ("DPOP", "on"),
+        ("DPOP_REPLAY", "memory"),
+    ];
+    let (uncached, cached) = (
+        authorizer_with("0", &vars, false),
+        authorizer_with("1024", &vars, false),
+    );
+    let tokens: Vec<String> = (0..256).map(bound_token).collect();
+    let fresh = |token: &str| {
+        let claims = proof_claims("GET", &url, NOW, token);
+        dpop_event(token, &dpop_proof(FixtureKey::Ec256, &json!({}), &claims))
+    };
+    let mut group = c.benchmark_group("dpop");
+    let mut i = 0;
+    group.bench_function("warm_decision", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) % tokens.len();
+                fresh(&tokens[i])
+            },
+            |event| black_box(decide(runtime, &uncached, &event)),
+            BatchSize::SmallInput,
+        )
+    });
+    decide(runtime, &cached, &fresh(&tokens[0]));
+    group.bench_function("repeated_token_decision", |b| {
+        b.iter_batched(
+            || fresh(&tokens[0]),
+            |event| black_box(decide(runtime, &cached, &event)),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }
@@ -359,6 +427,14 @@ fn main() {
     ) {
         println!(
             "tenants: repeated token of a configured issuer {on:.0} ns with the registry on vs {off:.0} ns off; a flood token refused unread {flood:.0} ns"
+        );
+    }
+    if let (Some(warm), Some(repeated)) = (
+        mean_ns("dpop", "warm_decision"),
+        mean_ns("dpop", "repeated_token_decision"),
+    ) {
+        println!(
+            "dpop: warm decision (RS256 token, ES256 proof, memory replay) {warm:.0} ns; token cached {repeated:.0} ns"
         );
     }
     for kind in ["warm_decision", "repeated_token"] {

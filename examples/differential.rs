@@ -11,7 +11,13 @@
 //! - `OUT_DIR/corpus.jsonl`: one case a line, `{"id", "label", "token", "expected", "clock"}`;
 //!   `clock: true` marks the few cases whose verdict depends on the clock (they need a
 //!   verifier whose clock can be set);
-//! - `OUT_DIR/authorizer.jsonl`: `{"id", "verdict", "reason"}`.
+//! - `OUT_DIR/authorizer.jsonl`: `{"id", "verdict", "reason"}`;
+//! - `OUT_DIR/dpop-corpus.jsonl`: DPoP proofs, valid and mutated (RFC 9449 §4.3), each
+//!   with the request, token and `cnf.jkt` it is judged against and the expected verdict,
+//!   `{"id", "label", "proof", "token", "method", "url", "now", "max_age", "jkt",
+//!   "algorithms", "expected"}`; `OUT_DIR/dpop-authorizer.jsonl`: this authorizer's
+//!   verdicts (`binding::proof::check`). jose judges the same proofs
+//!   (`tests/differential/jose-dpop.mjs`).
 //!
 //! The cases, their labels and their expected verdicts are a function of the seed alone.
 //! The token bytes are too, except where a signature is randomised by its algorithm
@@ -1233,7 +1239,8 @@ fn main() {
             "expected": if case.expected { "accept" } else { "reject" }, "clock": case.clock,
         });
         writeln!(corpus, "{line}").unwrap();
-        let verification = runtime.block_on(authorizer.verifier().verify(&case.token));
+        let request = jwt_authorizer::events::AuthRequest::bearer(&case.token);
+        let verification = runtime.block_on(authorizer.verifier().verify(&case.token, &request));
         let (verdict, reason) = match &verification.result {
             Ok(_) => ("accept", "ok"),
             Err(error) => ("reject", error.as_str()),
@@ -1246,15 +1253,355 @@ fn main() {
         )
         .unwrap();
     }
+    let (dpop_corpus, dpop_verdicts, dpop_count) = dpop_corpus();
+    std::fs::write(out.join("dpop-corpus.jsonl"), dpop_corpus).unwrap();
+    std::fs::write(out.join("dpop-authorizer.jsonl"), dpop_verdicts).unwrap();
     std::fs::write(out.join("setup.json"), format!("{:#}\n", setup())).unwrap();
     std::fs::write(out.join("corpus.jsonl"), corpus).unwrap();
     std::fs::write(out.join("authorizer.jsonl"), verdicts).unwrap();
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
-        "differential corpus: {} tokens (seed {seed}), authorizer accepted {accepted}; written to {}",
+        "differential corpus: {} tokens (seed {seed}), authorizer accepted {accepted}; {dpop_count} DPoP proofs; written to {}",
         cases.len(),
         out.display()
     )
     .unwrap();
+}
+
+/// The DPoP proofs of the corpus: one valid proof per default algorithm, spellings of
+/// the URL every normalizer agrees on (case of scheme and host, default port, query,
+/// fragment, dot segments), and one mutation per RFC 9449 §4.3 check; the expected
+/// verdict is decided here from how the proof was built. Returns the corpus lines, this
+/// authorizer's verdicts and the count.
+fn dpop_corpus() -> (String, String, usize) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jwt_authorizer::binding::proof::{self, Expected, Rules};
+    use jwt_authorizer::jwk::Algorithm;
+    use jwt_authorizer::testkit::{dpop_proof, jkt, mint, proof_claims, public_jwk};
+
+    const URL: &str = "https://api.example.com/v1/hello/alice-1";
+    const MAX_AGE: u64 = 60;
+    let algorithms = [
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+        Algorithm::RS256,
+        Algorithm::PS256,
+    ];
+    let token = mint(
+        FixtureKey::Rsa,
+        &json!({"iss": OIDC_ISSUER, "sub": "alice-1", "aud": "test-client", "exp": NOW + 3600}),
+    );
+    let other_token = mint(
+        FixtureKey::Rsa,
+        &json!({"iss": OIDC_ISSUER, "sub": "bob-2", "aud": "test-client", "exp": NOW + 3600}),
+    );
+    let claims = |edit: &dyn Fn(&mut Value)| {
+        let mut c = proof_claims("GET", URL, NOW, &token);
+        edit(&mut c);
+        c
+    };
+    let es = |header: Value, edit: &dyn Fn(&mut Value)| {
+        dpop_proof(FixtureKey::Ec256, &header, &claims(edit))
+    };
+    let valid = es(json!({}), &|_| {});
+    let (input, signature) = valid.rsplit_once('.').unwrap();
+    let mut flipped = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    flipped[0] ^= 1;
+    let mut private = public_jwk(FixtureKey::Ec256);
+    private["d"] = json!("870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE");
+    let mut cases: Vec<(&str, String, FixtureKey, bool)> = vec![
+        ("valid ES256", valid.clone(), FixtureKey::Ec256, true),
+        (
+            "valid EdDSA",
+            dpop_proof(FixtureKey::Ed25519, &json!({}), &claims(&|_| {})),
+            FixtureKey::Ed25519,
+            true,
+        ),
+        (
+            "valid RS256",
+            dpop_proof(FixtureKey::Rsa, &json!({}), &claims(&|_| {})),
+            FixtureKey::Rsa,
+            true,
+        ),
+        (
+            "valid PS256",
+            dpop_proof(FixtureKey::Rsa, &json!({"alg": "PS256"}), &claims(&|_| {})),
+            FixtureKey::Rsa,
+            true,
+        ),
+        (
+            "typ upper case (RFC 7515: case-insensitive)",
+            es(json!({"typ": "DPOP+JWT"}), &|_| {}),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "typ with application/ prefix",
+            es(json!({"typ": "application/dpop+jwt"}), &|_| {}),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "htu scheme and host upper case",
+            es(json!({}), &|c| {
+                c["htu"] = json!("HTTPS://API.EXAMPLE.COM/v1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "htu default port",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://api.example.com:443/v1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "htu query and fragment",
+            es(json!({}), &|c| c["htu"] = json!(format!("{URL}?a=1#f"))),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "htu dot segments",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://api.example.com/v1/x/../hello/./alice-1")
+            }),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "iat at the edge of the window",
+            es(json!({}), &|c| c["iat"] = json!(NOW - MAX_AGE)),
+            FixtureKey::Ec256,
+            true,
+        ),
+        (
+            "typ JWT",
+            es(json!({"typ": "JWT"}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "typ missing",
+            es(json!({"typ": null}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "alg none, no signature",
+            format!(
+                "{}.{}.",
+                b64(br#"{"typ":"dpop+jwt","alg":"none"}"#),
+                input.split('.').nth(1).unwrap()
+            ),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "alg HS256",
+            es(json!({"alg": "HS256"}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "alg ES384, not listed",
+            dpop_proof(FixtureKey::Ec384, &json!({}), &claims(&|_| {})),
+            FixtureKey::Ec384,
+            false,
+        ),
+        (
+            "jwk with a private member",
+            es(json!({"jwk": private}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "jwk missing",
+            es(json!({"jwk": null}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "signature altered",
+            format!("{input}.{}", b64(&flipped)),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "signed by another key",
+            format!(
+                "{input}.{}",
+                b64(&sign(FixtureKey::Ed25519, "EdDSA", input.as_bytes()))
+            ),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "crit header",
+            es(json!({"crit": ["htm"]}), &|_| {}),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htm POST",
+            es(json!({}), &|c| c["htm"] = json!("POST")),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htm lower case",
+            es(json!({}), &|c| c["htm"] = json!("get")),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu another host",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://evil.example.com/v1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu another path",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://api.example.com/v1/hello/bob-2")
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu path case",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://api.example.com/V1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu http",
+            es(json!({}), &|c| {
+                c["htu"] = json!("http://api.example.com/v1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu another port",
+            es(json!({}), &|c| {
+                c["htu"] = json!("https://api.example.com:8443/v1/hello/alice-1")
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "htu missing",
+            es(json!({}), &|c| {
+                c.as_object_mut().unwrap().remove("htu");
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "iat too old",
+            es(json!({}), &|c| c["iat"] = json!(NOW - MAX_AGE - 1)),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "iat ahead",
+            es(json!({}), &|c| c["iat"] = json!(NOW + 1)),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "iat a string",
+            es(json!({}), &|c| c["iat"] = json!(NOW.to_string())),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "jti missing",
+            es(json!({}), &|c| {
+                c.as_object_mut().unwrap().remove("jti");
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "jti empty",
+            es(json!({}), &|c| c["jti"] = json!("")),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "ath missing",
+            es(json!({}), &|c| {
+                c.as_object_mut().unwrap().remove("ath");
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "ath of another token",
+            es(json!({}), &|c| {
+                c["ath"] = json!(jwt_authorizer::binding::sha256_b64url(
+                    other_token.as_bytes()
+                ))
+            }),
+            FixtureKey::Ec256,
+            false,
+        ),
+        (
+            "two parts",
+            valid.rsplit_once('.').unwrap().0.to_owned(),
+            FixtureKey::Ec256,
+            false,
+        ),
+    ];
+    // The token is bound to another key than the proof's.
+    cases.push(("cnf.jkt of another key", valid, FixtureKey::Ed25519, false));
+    let names: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
+    let (mut corpus, mut verdicts) = (String::new(), String::new());
+    for (id, (label, proof_text, bound_to, expected)) in cases.iter().enumerate() {
+        let bound = json!(jkt(*bound_to));
+        let origins = vec!["https://api.example.com".to_owned()];
+        let verdict = proof::check(
+            proof_text,
+            &Rules {
+                algorithms: &algorithms,
+                max_age: MAX_AGE,
+                skew: 0,
+            },
+            &Expected {
+                method: Some("GET"),
+                origins: &origins,
+                path: Some("/v1/hello/alice-1"),
+                token: &token,
+                jkt: &bound,
+                now: NOW,
+            },
+        );
+        let line = json!({
+            "id": id, "label": label, "proof": proof_text, "token": token, "method": "GET",
+            "url": URL, "now": NOW, "max_age": MAX_AGE, "jkt": bound, "algorithms": names,
+            "expected": if *expected { "accept" } else { "reject" },
+        });
+        writeln!(corpus, "{line}").unwrap();
+        let (verdict, reason) = match verdict {
+            Ok(_) => ("accept", "ok"),
+            Err(error) => ("reject", error.as_str()),
+        };
+        writeln!(
+            verdicts,
+            "{}",
+            json!({"id": id, "verdict": verdict, "reason": reason})
+        )
+        .unwrap();
+    }
+    (corpus, verdicts, cases.len())
 }

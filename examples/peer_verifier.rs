@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
+use jwt_authorizer::events::AuthRequest;
 use jwt_authorizer::{Authorizer, Config, SystemClock};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -39,7 +40,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let verify = |token: &str| runtime.block_on(verifier.verify(token)).result.is_ok();
+    let verify = |token: &str| {
+        runtime
+            .block_on(verifier.verify(token, &AuthRequest::bearer(token)))
+            .result
+            .is_ok()
+    };
 
     let tokens: Vec<String> = std::fs::read_to_string(tokens)?
         .lines()

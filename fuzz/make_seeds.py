@@ -3,6 +3,8 @@
 
 Deterministic; rerun after changing a target's input format:  python3 fuzz/make_seeds.py
 """
+import base64
+import hashlib
 import json
 import shutil
 import struct
@@ -141,6 +143,35 @@ def template():
         write("template", name, text)
 
 
+def dpop_proof():
+    """Mode 1: header JSON, newline, claims JSON, signed by the target (P-256 key; mode 3:
+    Ed25519). Mode 0: a raw proof text."""
+    jwk = next(k for k in json.loads((ROOT / "tests/fixtures/keys/jwks.json").read_text())["keys"] if k["kid"] == "ec-1")
+    jwk = {k: jwk[k] for k in ("kty", "crv", "x", "y")}
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}
+    # base64url(SHA-256) of the target's token, "a.b.c".
+    ath = base64.urlsafe_b64encode(hashlib.sha256(b"a.b.c").digest()).rstrip(b"=").decode()
+    claims = {"htm": "GET", "htu": "https://api.example.com/v1/hello/alice-1", "iat": NOW, "jti": "seed-1", "ath": ath}
+    variants = {
+        "valid": (header, claims),
+        "htu-spelled": (header, dict(claims, htu="HTTPS://API.example.com:443/v1/./hello/alice-1?q#f")),
+        "htu-other": (header, dict(claims, htu="https://api.example.com/v1/hello/bob")),
+        "iat-old": (header, dict(claims, iat=NOW - 66)),
+        "iat-ahead": (header, dict(claims, iat=NOW + 6)),
+        "no-ath": (header, {k: v for k, v in claims.items() if k != "ath"}),
+        "private-jwk": (dict(header, jwk=dict(jwk, d="AAAA")), claims),
+        "typ-jwt": (dict(header, typ="JWT"), claims),
+        "alg-hs256": (dict(header, alg="HS256"), claims),
+        "crit": (dict(header, crit=["x"]), claims),
+        # Found by this target: a colon in a host without brackets.
+        "found-host-colon": (header, dict(claims, htu="HTTPS://A:443xample.com:443/v1/hello/alice-1")),
+    }
+    for name, (h, c) in variants.items():
+        write("dpop_proof", name, b"\x01" + (compact(h) + "\n" + compact(c)).encode())
+    write("dpop_proof", "raw-garbage", b"\x00eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.c2ln")
+    write("dpop_proof", "raw-pem", b"\x00-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n")
+
+
 if __name__ == "__main__":
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
@@ -150,4 +181,5 @@ if __name__ == "__main__":
     key_record()
     config()
     template()
+    dpop_proof()
     print(f"seeds: {sum(1 for _ in SEEDS.rglob('*') if _.is_file())} files in {SEEDS.relative_to(ROOT)}")

@@ -54,6 +54,8 @@ out = {"quick": bool(quick), "floors": {"rs256": (rb + ra) / 2, "es256": (eb + e
 for group in ("rs256", "es256"):
     out[group] = {name: (None if quick else mean(group, name))
                   for name in ("warm_decision", "repeated_token_decision", "bare_signature_verify")}
+# DPoP: RS256 token + ES256 proof (memory replay); token cache off and on.
+out["dpop"] = {name: (None if quick else mean("dpop", name)) for name in ("warm_decision", "repeated_token_decision")}
 print(json.dumps(out, indent=2))
 PY
 
@@ -64,6 +66,10 @@ if [[ -n $quick ]]; then
 else
   python scripts/bench_lambda.py --moto "$MOTO_URL" --runs 7 --decisions 10000 --json "$OUT/lambda.json"
 fi
+
+echo "== DPoP replay table: one conditional PutItem per proof (timed against moto_server, not DynamoDB)"
+writes=500; [[ -n $quick ]] && writes=20
+cargo run --quiet --release --example replay_write_cost -- "$MOTO_URL" "$writes" | tee "$OUT/dpop_replay.json"
 
 echo "== cold start as Lambda runs it (TLS, CPU share of the memory size)"
 if [[ -n $quick ]]; then

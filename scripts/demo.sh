@@ -9,6 +9,10 @@
 # alice's token within REVOCATION_CACHE_SECONDS, and a second tenant (another user pool)
 # registered with `authorizer-admin issuers add`, then disabled, without a redeploy.
 # Stops what it started (see scripts/demo.py).
+# Then DPoP (docs/dpop.md): a local OpenID Provider (oidc-provider) issues a DPoP-bound
+# token to a client library (oauth4webapi) holding its own key, and the authorizer allows
+# the client's fresh proofs and refuses the replayed, stolen-token and wrong-URL rows
+# (scripts/dpop-interop.sh, which checks its own answers).
 # Usage: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +25,5 @@ cargo build --quiet --workspace --bins
 echo "== starting moto_server (local Cognito and DynamoDB) on 127.0.0.1"
 start_moto MOTO_URL
 python scripts/demo.py --moto "$MOTO_URL" --port "$(free_port)"
+echo "== DPoP: a DPoP-bound token from a local OpenID Provider; allowed, replayed, stolen"
+scripts/dpop-interop.sh

@@ -4,7 +4,9 @@
 # aws-jwt-verify (npm, pinned in tests/differential/package-lock.json) and by the
 # jsonwebtoken crate (tests/differential/jsonwebtoken/, its own Cargo workspace); fails on
 # any disagreement not listed, with its reason, in
-# tests/differential/expected-differences.json (mirrored in docs/security.md).
+# tests/differential/expected-differences.json (mirrored in docs/security.md). Then DPoP
+# proofs (valid, and mutated per RFC 9449 section 4.3) judged by this authorizer and by
+# jose (tests/differential/jose-dpop.mjs), where no difference at all is allowed.
 #
 # Usage: scripts/differential.sh [--seed N]   (the corpus is a function of the seed; 12
 # by default). Needs cargo, node >= 18 with npm, python3. Output: target/differential/.
@@ -37,6 +39,9 @@ if [[ ! -f $dir/node_modules/.lock-sha256 || $(<"$dir/node_modules/.lock-sha256"
   printf '%s\n' "$want" >"$dir/node_modules/.lock-sha256"
 fi
 node "$dir/aws-jwt-verify.mjs" "$out"
+
+echo "== differential: DPoP proofs, judged by jose beside this authorizer"
+node "$dir/jose-dpop.mjs" "$out"
 
 echo "== differential: jsonwebtoken"
 cargo run --quiet --locked --manifest-path "$dir/jsonwebtoken/Cargo.toml" --target-dir target -- "$out"

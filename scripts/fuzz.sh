@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS=(decide_minted decide_raw jwks key_record config template)
+ALL_TARGETS=(decide_minted decide_raw jwks key_record config template dpop_proof)
 
 seconds=600
 if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then

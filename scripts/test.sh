@@ -4,14 +4,16 @@
 # host), the SAM
 # template checks (cfn-lint, sam validate --lint and tests/*_test.py on template.yaml,
 # authorizer.yaml and examples/sam/template.yaml), the CDK example's synth and cdk-nag
-# (scripts/cdk-test.sh) and the differential test against aws-jwt-verify and
-# jsonwebtoken (scripts/differential.sh).
+# (scripts/cdk-test.sh), the differential test against aws-jwt-verify and
+# jsonwebtoken (scripts/differential.sh) and the DPoP interop test against oidc-provider
+# and oauth4webapi (scripts/dpop-interop.sh).
 # What is not a test of the product runs in .ci/run instead: formatting and clippy (a
 # second, check-mode build of every dependency), every benchmark once in quick mode, the
 # fuzz smoke (minutes of release builds), the soak.
 #
 # Installs what it needs on first use (pinned Python tools from requirements.txt into
-# .venv/, aws-jwt-verify into tests/differential/node_modules/, the CDK app's packages
+# .venv/, aws-jwt-verify into tests/differential/node_modules/, oidc-provider and
+# oauth4webapi into tests/dpop_interop/node_modules/, the CDK app's packages
 # into examples/cdk/node_modules/); later runs reuse them and target/. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +44,6 @@ scripts/cdk-test.sh
 
 echo "== differential: this authorizer, aws-jwt-verify and jsonwebtoken on one corpus"
 scripts/differential.sh
+
+echo "== DPoP interop: oidc-provider issues, oauth4webapi proves, the authorizer judges"
+scripts/dpop-interop.sh

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use aws_lambda_events::iam::IamPolicyEffect;
 use serde_json::{Map, Value};
 
+use crate::binding::{DynamoReplay, ReplayStore};
 use crate::clock::Clock;
-use crate::config::{Config, DecisionConfig, DenyMode, HttpApiResponse};
+use crate::config::{Config, DecisionConfig, DenyMode, DpopMode, HttpApiResponse, ReplayMode};
 use crate::error::UpstreamError;
 use crate::events::{self, AuthRequest, Kind, wildcard_match};
 use crate::issuers::{Registry, RegistryStore, TableRegistry};
@@ -148,6 +149,17 @@ impl Authorizer {
                 config.clock_skew_seconds,
             )
         });
+        // With `DPOP=off` no proof is ever accepted, so none is remembered.
+        let replay: Option<Arc<dyn ReplayStore>> = match (config.dpop.replay, &table) {
+            _ if config.dpop.mode == DpopMode::Off => None,
+            (ReplayMode::Memory, _) => None,
+            (ReplayMode::Table, Some(table)) => Some(Arc::new(DynamoReplay::new(table))),
+            (ReplayMode::Table, None) => {
+                return Err(UpstreamError::Transport(
+                    "DPOP_REPLAY=table needs the keys table client".into(),
+                ));
+            }
+        };
         let deps = TierDeps {
             client: Arc::new(JwksClient::new(config.keys.jwks_timeout)?),
             table: table.map(Arc::new),
@@ -165,11 +177,20 @@ impl Authorizer {
             }
         };
         Ok(Self {
-            verifier: Verifier::new(config, &deps, clock, registry).with_revocations(revocations),
+            verifier: Verifier::new(config, &deps, clock, registry)
+                .with_revocations(revocations)
+                .with_replay_table(replay),
             decision: config.decision.clone(),
             counters,
             metrics: config.metrics.clone(),
         })
+    }
+
+    /// Remembers DPoP proof `jti`s in `store` instead of the configured replay table (a
+    /// fake or a failing store in tests and benchmarks; `None`: memory only).
+    pub fn with_replay_store(mut self, store: Option<Arc<dyn ReplayStore>>) -> Self {
+        self.verifier = self.verifier.with_replay_table(store);
+        self
     }
 
     /// The operational counters (for tests and benchmarks).
@@ -202,6 +223,7 @@ impl Authorizer {
         tracing::info!(
             outcome = decision.outcome.as_str(),
             reason = decision.reason.as_str(),
+            detail = decision.reason.detail(),
             kind = decision.kind.map(Kind::as_str),
             kid = decision.kid.as_deref(),
             iss = decision.issuer.as_deref(),
@@ -247,7 +269,7 @@ impl Authorizer {
             }
         };
         let verification = match &request.token {
-            Ok(token) => self.verifier.verify(token).await,
+            Ok(token) => self.verifier.verify(token, &request).await,
             Err(error) => Verification::failed(error.clone()),
         };
         let (answer, reason) = match &verification.result {

@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+pub use crate::binding::ProofError;
+
 /// A configuration variable that is missing or malformed. Its `Display` is the one line
 /// that fails Lambda init, and always starts with the variable's name.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -48,8 +50,8 @@ pub enum TokenError {
     /// No token in any of the configured token sources.
     #[error("no token in the request")]
     Missing,
-    /// A header source did not use the `Bearer` scheme.
-    #[error("authorization scheme is not Bearer")]
+    /// A header source used a scheme other than `Bearer` or `DPoP`.
+    #[error("authorization scheme is not Bearer or DPoP")]
     NotBearer,
     /// The token is longer than the 16 KiB cap.
     #[error("token larger than the size cap")]
@@ -98,6 +100,24 @@ pub enum TokenError {
     /// The token's revocation items could not be read and `REVOCATION_ON_ERROR=deny`.
     #[error("revocation status unavailable")]
     RevocationUnavailable,
+    /// A DPoP-bound token (`cnf.jkt`) without the `DPoP` scheme, on an authorizer kind
+    /// that cannot carry a proof (TOKEN, WebSocket `$connect`), or any token without a
+    /// proof under `DPOP=required`.
+    #[error("a DPoP proof is required")]
+    ProofRequired,
+    /// The DPoP proof (or its absence under the `DPoP` scheme) fails a check.
+    #[error("DPoP proof refused: {}", .0.as_str())]
+    BadProof(ProofError),
+    /// The proof's `jti` was seen before within its window.
+    #[error("DPoP proof replayed")]
+    ProofReplayed,
+    /// A certificate-bound token (`cnf["x5t#S256"]`) without the client certificate it
+    /// names.
+    #[error("client certificate does not match the token")]
+    CertificateMismatch,
+    /// The replay table could not be written and `DPOP_REPLAY_ON_ERROR=deny`.
+    #[error("DPoP replay status unavailable")]
+    ReplayUnchecked,
 }
 
 /// Why no key could be selected for a token.
@@ -187,6 +207,19 @@ impl TokenError {
             Self::ClockUnavailable => "clock_unavailable",
             Self::Revoked => "revoked",
             Self::RevocationUnavailable => "revocation_unavailable",
+            Self::ProofRequired => "proof_required",
+            Self::BadProof(_) => "bad_proof",
+            Self::ProofReplayed => "proof_replayed",
+            Self::CertificateMismatch => "certificate_mismatch",
+            Self::ReplayUnchecked => "replay_unchecked",
+        }
+    }
+
+    /// The finer kind beside the reason, when there is one (which proof check failed).
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            Self::BadProof(error) => Some(error.as_str()),
+            _ => None,
         }
     }
 }

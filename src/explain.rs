@@ -268,6 +268,9 @@ async fn explain_token(
     if !valid {
         return;
     }
+    if !explain_binding(verifier, request, token, claims, now.wall, out) {
+        return;
+    }
     if let Some(revocations) = verifier.revocations() {
         let ids = TokenIds::from_claims(claims);
         let items: Vec<String> = decide::items(&issuer.issuer, &ids)
@@ -296,6 +299,64 @@ async fn explain_token(
         out.add("revocation", "off (REVOCATION unset)");
     }
     explain_rules(authorizer, request, claims, found.tenant.as_deref(), out);
+}
+
+/// The proof-of-possession step: what the token is bound to and every check but replay
+/// (the decision below checks replay). Returns whether the token passed.
+fn explain_binding(
+    verifier: &crate::verify::Verifier,
+    request: &AuthRequest,
+    token: &str,
+    claims: &Map<String, Value>,
+    now: u64,
+    out: &mut Explanation,
+) -> bool {
+    let binding = verifier.binding();
+    let cnf = match claims.get("cnf") {
+        None => "bearer token (no cnf)".to_owned(),
+        Some(cnf) => format!("cnf {cnf}"),
+    };
+    let scheme = request.scheme.map_or("none", |s| s.as_str());
+    let proofs = match request.possession.proofs.as_slice() {
+        [] => "no DPoP header".to_owned(),
+        [proof] => match crate::binding::proof::parse(proof) {
+            Ok((header, claims)) => format!(
+                "one DPoP proof ({} bytes, typ {}, alg {}, htm {}, htu {}, iat {})",
+                proof.len(),
+                header.get("typ").unwrap_or(&Value::Null),
+                header.get("alg").unwrap_or(&Value::Null),
+                claims.get("htm").unwrap_or(&Value::Null),
+                claims.get("htu").unwrap_or(&Value::Null),
+                claims.get("iat").unwrap_or(&Value::Null),
+            ),
+            Err(error) => format!("one DPoP header, unreadable ({})", error.as_str()),
+        },
+        _ => "several DPoP headers".to_owned(),
+    };
+    let judged = binding.judge(
+        token,
+        claims,
+        request.kind,
+        request.scheme,
+        &request.possession,
+        now,
+    );
+    let verdict = match &judged {
+        Ok(None) => "nothing to prove".to_owned(),
+        Ok(Some(proven)) => format!("proof valid for key {} (replay checked below)", proven.jkt),
+        Err(error) => match error.detail() {
+            Some(detail) => format!("{error}: rejected ({}, {detail})", error.as_str()),
+            None => format!("{error}: rejected ({})", error.as_str()),
+        },
+    };
+    out.add(
+        "binding",
+        format!(
+            "DPOP={}, scheme {scheme}, {cnf}, {proofs}: {verdict}",
+            binding.settings().mode.as_str()
+        ),
+    );
+    judged.is_ok()
 }
 
 fn explain_rules(

@@ -208,6 +208,22 @@ impl KeySet {
     }
 }
 
+/// The members that make a JWK private (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2): a
+/// DPoP proof's `jwk` must hold none (RFC 9449 §4.3, item 7).
+pub const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The key of a single JWK (a DPoP proof's `jwk` header) for `alg`, checked as a JWKS key
+/// is (`kty`/`crv` fit `alg`; `use`, when present, is `sig`; `alg`, when present, is
+/// `alg`); `None` when it does not fit or its material does not parse. `HS256` never.
+pub fn single_key(jwk: &serde_json::Value, alg: Algorithm) -> Option<ParsedPublicKey> {
+    let jwk = Jwk::deserialize(jwk).ok()?;
+    public_key(&jwk, &[alg])?
+        .by_alg
+        .into_iter()
+        .find(|(a, _)| *a == alg)
+        .map(|(_, key)| key)
+}
+
 /// Builds the parsed keys of one JWK for every allowed algorithm it fits.
 fn public_key(jwk: &Jwk, allowed: &[Algorithm]) -> Option<PublicKey> {
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {

@@ -6,7 +6,9 @@
 //!    `$connect`, HTTP API 2.0) and finds the token ([`token`]);
 //! 2. [`verify`] checks it in the order security needs, taking the issuer's key from the
 //!    tiers in [`keys`] (memory, then the DynamoDB item, then the JWKS endpoint);
-//!    then, with `REVOCATION=on`, checks a valid token against [`revocation`] items;
+//!    then checks what a sender-constrained token is bound to ([`binding`]: a DPoP proof,
+//!    the client certificate), and with `REVOCATION=on`, checks a valid token against
+//!    [`revocation`] items;
 //! 3. [`authorizer`] maps the outcome to an answer built by [`policy`], logs once, and
 //!    writes the invocation's [`metrics`].
 //!
@@ -19,6 +21,7 @@
 
 pub mod admin;
 pub mod authorizer;
+pub mod binding;
 pub mod claims;
 pub mod clock;
 pub mod config;

@@ -30,6 +30,9 @@ pub struct Counters {
     revocation_lookups: AtomicU64,
     revocation_errors: AtomicU64,
     revocation_unchecked: AtomicU64,
+    replay_writes: AtomicU64,
+    replay_errors: AtomicU64,
+    replay_unchecked: AtomicU64,
     init_keys_from_table: AtomicU64,
     init_keys_from_jwks: AtomicU64,
     init_keys_missing: AtomicU64,
@@ -62,6 +65,13 @@ pub enum Counter {
     /// A valid token whose revocation status was unknown, decided by
     /// `REVOCATION_ON_ERROR` (allowed or refused).
     RevocationUnchecked,
+    /// A DPoP proof's `jti` was written to the replay table (one conditional PutItem).
+    ReplayWrites,
+    /// A replay table write failed or timed out.
+    ReplayErrors,
+    /// A proof whose replay across containers could not be checked, decided by
+    /// `DPOP_REPLAY_ON_ERROR` (allowed or refused).
+    ReplayUnchecked,
     /// Lambda init loaded an issuer's keys from the table (no request to the issuer).
     InitKeysFromTable,
     /// Lambda init fetched an issuer's keys from its JWKS endpoint.
@@ -99,6 +109,9 @@ impl Counters {
             Counter::RevocationLookups => &self.revocation_lookups,
             Counter::RevocationErrors => &self.revocation_errors,
             Counter::RevocationUnchecked => &self.revocation_unchecked,
+            Counter::ReplayWrites => &self.replay_writes,
+            Counter::ReplayErrors => &self.replay_errors,
+            Counter::ReplayUnchecked => &self.replay_unchecked,
             Counter::InitKeysFromTable => &self.init_keys_from_table,
             Counter::InitKeysFromJwks => &self.init_keys_from_jwks,
             Counter::InitKeysMissing => &self.init_keys_missing,
@@ -130,6 +143,9 @@ impl Counters {
             ("RevocationLookups", Counter::RevocationLookups),
             ("RevocationErrors", Counter::RevocationErrors),
             ("RevocationUnchecked", Counter::RevocationUnchecked),
+            ("DpopReplayWrites", Counter::ReplayWrites),
+            ("DpopReplayErrors", Counter::ReplayErrors),
+            ("DpopReplayUnchecked", Counter::ReplayUnchecked),
             ("InitKeysFromTable", Counter::InitKeysFromTable),
             ("InitKeysFromJwks", Counter::InitKeysFromJwks),
             ("InitKeysMissing", Counter::InitKeysMissing),
@@ -239,7 +255,7 @@ mod tests {
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
                 .as_array()
                 .map(Vec::len),
-            Some(22)
+            Some(25)
         );
         assert_eq!(
             (

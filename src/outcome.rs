@@ -90,4 +90,12 @@ impl Reason {
             Self::Token(error) => error.as_str(),
         }
     }
+
+    /// The finer kind beside the reason, when there is one (which DPoP proof check failed).
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            Self::Token(error) => error.detail(),
+            _ => None,
+        }
+    }
 }

@@ -2,8 +2,9 @@
 //! (`crit` rejected; `jku`/`x5u`/`jwk`/`x5c` never read) → issuer chosen by `iss` (a
 //! configured one, else with `TENANT_REGISTRY=on` an active registered one) → `alg` in
 //! that issuer's allow-list → `typ` when the issuer requires one (`JWT_TYP`) → key by `kid`
-//! from that issuer's keys only → signature → claims → (with `REVOCATION=on`) revocation,
-//! last, for verified and cached tokens alike.
+//! from that issuer's keys only → signature → claims → proof of possession (`cnf`: a DPoP
+//! proof, the client certificate) → (with `REVOCATION=on`) revocation, last; the last two
+//! for verified and cached tokens alike.
 
 use std::sync::Arc;
 
@@ -13,10 +14,12 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::binding::{Binding, ReplayStore};
 use crate::claims::check_claims;
 use crate::clock::{Clock, Now};
 use crate::config::Config;
 use crate::error::TokenError;
+use crate::events::AuthRequest;
 use crate::issuers::{Issuers, Registry};
 use crate::jwk::Algorithm;
 use crate::keys::{IssuerKeys, MAX_KID_LEN, Tier, TierDeps};
@@ -170,6 +173,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     skew: u64,
     cache: TokenCache,
+    binding: Binding,
     revocations: Option<Revocations>,
 }
 
@@ -187,8 +191,26 @@ impl Verifier {
             clock,
             skew: config.clock_skew_seconds,
             cache: TokenCache::new(config.token_cache.entries, config.token_cache.bytes),
+            binding: Binding::new(
+                config.dpop.clone(),
+                config.clock_skew_seconds,
+                None,
+                Arc::clone(&deps.counters),
+            ),
             revocations: None,
         }
+    }
+
+    /// Remembers DPoP proof `jti`s in `table` too (`DPOP_REPLAY=table`), beside this
+    /// container's memory.
+    pub fn with_replay_table(mut self, table: Option<Arc<dyn ReplayStore>>) -> Self {
+        self.binding.set_table(table);
+        self
+    }
+
+    /// The sender-constrained token checks.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
     }
 
     /// Checks every valid token against `revocations` too (`REVOCATION=on`).
@@ -248,12 +270,33 @@ impl Verifier {
             .filter_map(|i| i.keys.jwks())
     }
 
-    /// Verifies `token` completely, or finds it in the cache of verified tokens; then,
-    /// with `REVOCATION=on`, checks that no revocation item covers it (a cached token
-    /// too: the cache never outlives a revocation). Never panics; every failure is a
-    /// [`TokenError`].
-    pub async fn verify(&self, token: &str) -> Verification {
+    /// Verifies `token` (found in `request`) completely, or finds it in the cache of
+    /// verified tokens; then checks what it is bound to (`cnf`: a DPoP proof of this
+    /// request, the client certificate; a cached token too: every proof is new), and with
+    /// `REVOCATION=on` that no revocation item covers it (a cached token too: the cache
+    /// never outlives a revocation). Never panics; every failure is a [`TokenError`].
+    pub async fn verify(&self, token: &str, request: &AuthRequest) -> Verification {
         let mut verification = self.authenticate(token).await;
+        if let Ok(claims) = &verification.result {
+            let bound = match self.clock.now() {
+                Some(now) => {
+                    self.binding
+                        .check(
+                            token,
+                            claims,
+                            request.kind,
+                            request.scheme,
+                            &request.possession,
+                            now.wall,
+                        )
+                        .await
+                }
+                None => Err(TokenError::ClockUnavailable),
+            };
+            if let Err(error) = bound {
+                verification.result = Err(error);
+            }
+        }
         let Some(revocations) = &self.revocations else {
             return verification;
         };

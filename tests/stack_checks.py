@@ -464,6 +464,13 @@ class KeysTableResourcePolicy:
         self.assertFalse(denied("dynamodb:DeleteItem", operator, [revoked]))
         self.assertFalse(denied("dynamodb:GetItem", operator, [jwks]), "reads stay open")
 
+    def test_the_authorizer_may_write_dpop_replay_items(self):
+        # DPOP#{jkt}#{jti} (src/binding/dynamo.rs): one conditional PutItem per proof with
+        # DPOP_REPLAY=table. Not a trust anchor: writing one can only refuse a proof.
+        self.assertFalse(self.stack.denied_by_table_policy("dynamodb:PutItem", "AuthorizerRole", ["DPOP#abc#jti-1"]))
+        self.assertIn("dynamodb:PutItem", {a for s in self.stack.statements(self.stack.resources["AuthorizerFunction"]) for a in as_list(s["Action"])})
+        self.assertIn('"DPOP#', rust_non_test_code("src/binding/dynamo.rs"))
+
     def test_the_stack_functions_are_not_locked_out(self):
         for role in KEY_WRITER_ROLES:
             for keys in (["JWKS#https://issuer.example/jwks.json"], ["DISCOVERY#https://issuer.example"]):

@@ -21,7 +21,7 @@ STACK = Stack(
     functions={"AuthorizerFunction": "AuthorizerRole", "RefresherFunction": "RefresherRole", "HelloFunction": "HelloRole"},
     log_groups={"AuthorizerLogGroup", "RefresherLogGroup", "HelloLogGroup"},
     iam={"AuthorizerRole", "RefresherRole", "HelloRole", "AuthorizerTableAccess", "RefresherTableAccess"},
-    outputs={"RestApiUrl", "WebSocketUrl", "HttpApiUrl", "KeysTableName", "DashboardName"},
+    outputs={"RestApiUrl", "DpopApiUrl", "WebSocketUrl", "HttpApiUrl", "KeysTableName", "DashboardName"},
     parameters={"AuthorizerResultTtl", "StageName"},
     invoked_by_api={"AuthorizerFunction", "HelloFunction"},
 )
@@ -41,7 +41,8 @@ class TemplateMatchesTheCode(stack_checks.TemplateMatchesTheCode, unittest.TestC
                          {"authorizer", "refresher", "hello"})
 
     def test_sample_events_exist_for_every_kind_and_the_schedule(self):
-        for name in ["rest-token", "rest-request", "websocket-connect", "http-api", "refresher-schedule"]:
+        for name in ["rest-token", "rest-request", "websocket-connect", "http-api", "refresher-schedule",
+                     "rest-request-dpop", "http-api-dpop", "rest-request-mtls"]:
             json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
@@ -64,7 +65,7 @@ class LeastPrivilege(stack_checks.LeastPrivilege, unittest.TestCase):
 
         def api_of(source_arn):
             text = json.dumps(source_arn)
-            apis = [api for api in ("RestApi", "WebSocketApi", "HttpApi") if re.search(rf'\b{api}\b', text)]
+            apis = [api for api in ("RestApi", "DpopApi", "WebSocketApi", "HttpApi") if re.search(rf'\b{api}\b', text)]
             self.assertEqual(len(apis), 1, text)
             return apis[0], text
 
@@ -74,7 +75,7 @@ class LeastPrivilege(stack_checks.LeastPrivilege, unittest.TestCase):
             api, text = api_of(permission["SourceArn"])
             self.assertIn("/authorizers/", text)
             authorizer_apis.append(api)
-        self.assertEqual(sorted(authorizer_apis), ["HttpApi", "RestApi", "WebSocketApi"])
+        self.assertEqual(sorted(authorizer_apis), ["DpopApi", "HttpApi", "RestApi", "WebSocketApi"])
         for permission in by_function["HelloFunction"]:
             self.assertEqual(permission["Principal"], "apigateway.amazonaws.com")
             api_of(permission["SourceArn"])
@@ -172,6 +173,54 @@ class RestAndWebSocket(unittest.TestCase):
                   if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"] == {"Ref": "WebSocketApi"}}
         self.assertEqual(set(routes), {"$connect", "$default", "$disconnect"})
         self.assertEqual(routes["$connect"]["AuthorizationType"], "CUSTOM")
+
+
+class DpopRoute(unittest.TestCase):
+    """The DPoP route (docs/dpop.md): a REQUEST authorizer that sees the DPoP header, no
+    result cache (every proof is new), and a 401 naming the DPoP scheme and algorithms."""
+
+    def authorizer(self):
+        auth = RESOURCES["DpopApi"]["Properties"]["Auth"]
+        self.assertEqual(auth["DefaultAuthorizer"], "DpopAuthorizer")
+        return auth["Authorizers"]["DpopAuthorizer"]
+
+    def test_a_request_authorizer_with_the_dpop_header_and_the_cache_off(self):
+        authorizer = self.authorizer()
+        self.assertEqual(authorizer["FunctionArn"], {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]})
+        self.assertEqual(authorizer["FunctionPayloadType"], "REQUEST")
+        self.assertEqual(authorizer["Identity"]["Headers"], ["Authorization", "DPoP"])
+        self.assertEqual(authorizer["Identity"]["ReauthorizeEvery"], 0)
+
+    def test_after_the_transform_the_route_is_behind_it_with_no_result_cache(self):
+        resources = translated()["Resources"]
+        body = resources["DpopApi"]["Properties"]["Body"]
+        self.assertEqual(list(body["paths"]), ["/hello/{userId}"])
+        self.assertEqual(body["paths"]["/hello/{userId}"]["get"]["security"], [{"DpopAuthorizer": []}])
+        scheme = body["securityDefinitions"]["DpopAuthorizer"]["x-amazon-apigateway-authorizer"]
+        self.assertEqual(scheme["type"], "request")
+        self.assertEqual(scheme["authorizerResultTtlInSeconds"], 0)
+        self.assertEqual(scheme["identitySource"], "method.request.header.Authorization, method.request.header.DPoP")
+        events = RESOURCES["HelloFunction"]["Properties"]["Events"]
+        self.assertEqual(events["DpopHello"]["Properties"]["RestApiId"], {"Ref": "DpopApi"})
+
+    def test_the_401_names_the_dpop_scheme_and_algorithms_when_dpop_is_not_off(self):
+        responses = translated()["Resources"]["DpopApi"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+        header = responses["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"]
+        condition, dpop, bearer = header["Fn::If"]
+        self.assertEqual(condition, "DpopOn")
+        self.assertEqual(bearer, "'Bearer'")
+        self.assertEqual(dpop["Fn::Sub"][0], "'DPoP algs=\"${Algs}\"'")
+        self.assertIn("ES256,EdDSA,RS256,PS256", json.dumps(dpop))
+        self.assertEqual(TEMPLATE["Conditions"]["DpopOn"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "Dpop"}, "off"]}]})
+
+    def test_the_dpop_parameters_reach_the_authorizer(self):
+        variables = RESOURCES["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+        for variable, parameter in [("DPOP", "Dpop"), ("DPOP_ALGORITHMS", "DpopAlgorithms"),
+                                    ("DPOP_MAX_AGE_SECONDS", "DpopMaxAgeSeconds"), ("DPOP_REPLAY", "DpopReplay"),
+                                    ("DPOP_REPLAY_ON_ERROR", "DpopReplayOnError"), ("DPOP_ORIGINS", "DpopOrigins")]:
+            self.assertEqual(variables[variable], {"Ref": parameter}, variable)
+        self.assertEqual(TEMPLATE["Parameters"]["Dpop"]["Default"], "off")
+        self.assertEqual(TEMPLATE["Parameters"]["Dpop"]["AllowedValues"], ["off", "on", "required"])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 //! tier, each claim check, revocation, each rule and template, the answer. The token is
 //! never printed; `--token -` reads it from standard input, out of the shell's history.
 //! It never writes to the table: keys it has to fetch from an issuer are used, not
-//! written through ([`KeyTable::read_only`]).
+//! written through ([`KeyTable::read_only`]), and a DPoP proof's `jti` is remembered in
+//! this process only (explaining a captured request must not spend its proof).
 
 use std::io::{Read as _, Write};
 use std::sync::Arc;
@@ -33,7 +34,8 @@ pub async fn run(
         None => None,
     };
     let authorizer = Authorizer::new(config, Arc::new(SystemClock::new()), table)
-        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .with_replay_store(None);
     authorizer.warm_up().await;
     let explanation = crate::explain::explain(&authorizer, &event).await;
     out.write_all(explanation.render().as_bytes())

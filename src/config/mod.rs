@@ -4,6 +4,7 @@
 //! variable.
 
 mod decision;
+mod dpop;
 mod env;
 mod issuer;
 mod keys;
@@ -13,6 +14,7 @@ mod strict_json;
 mod tenants;
 
 pub use decision::{DecisionConfig, DenyMode, HttpApiResponse};
+pub use dpop::{DpopMode, DpopSettings, MAX_DPOP_MAX_AGE_SECONDS, REPLAY_MEMORY_SHARE, ReplayMode};
 pub use issuer::{
     CognitoIssuerFormat, IssuerConfig, JwksLocation, KeySourceConfig, MIN_HS256_SECRET_BYTES,
     TokenUse, checked_url,
@@ -53,6 +55,8 @@ pub struct Config {
     pub revocation: Option<RevocationSettings>,
     /// Issuers registered at runtime (`TENANT_REGISTRY=on`); `None` when off.
     pub tenants: Option<TenantSettings>,
+    /// Sender-constrained tokens (DPoP, mTLS); bound tokens are checked whatever `DPOP` says.
+    pub dpop: DpopSettings,
 }
 
 /// The bounds of the cache of verified tokens.
@@ -140,6 +144,7 @@ impl Config {
             token_cache: token_cache(&env)?,
             revocation: revocation::revocation(&env)?,
             tenants: tenants::tenants(&env)?,
+            dpop: dpop::dpop(&env)?,
         };
         let tenant_context = config
             .decision

@@ -1,11 +1,15 @@
 //! HTTP API payload 2.0 authorizer events: the token comes from `TOKEN_SOURCES`, else from
-//! the first `identitySource` value (a `Bearer` value is unwrapped, any other taken raw).
+//! the first `identitySource` value (a `Bearer` or `DPoP` value is unwrapped, any other
+//! taken raw). API Gateway joins repeated headers with commas: two `DPoP` headers arrive
+//! as one `dpop` value holding a comma. The request line is
+//! `requestContext.http.method`, the `Host` header (else `requestContext.domainName`)
+//! and `rawPath`; the client certificate is `requestContext.authentication.clientCert`.
 
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 
-use super::{AuthRequest, EventError, Kind, owned, request};
+use super::{AuthRequest, EventError, Kind, Possession, owned, request};
 use crate::error::TokenError;
-use crate::token::{TokenOrigin, TokenSource, bearer, from_sources};
+use crate::token::{Scheme, TokenOrigin, TokenSource, authorization, from_sources};
 
 /// Translates an HTTP API 2.0 event.
 pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
@@ -17,21 +21,52 @@ pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequ
         |name| event.query_string_parameters.get(name).map(String::as_str),
     );
     let token = match from_configured {
-        Err(TokenError::Missing) => {
-            identity_source(&event).map(|token| (token, TokenOrigin::IdentitySource))
-        }
+        Err(TokenError::Missing) => identity_source(&event)
+            .map(|(token, scheme)| (token, TokenOrigin::IdentitySource, scheme)),
         other => other,
     }
     .map(owned);
+    let possession = possession(&event);
     request(
         Kind::HttpApi,
         event.route_arn,
         token,
         event.request_context.request_id,
+        possession,
     )
 }
 
-fn identity_source(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<&str, TokenError> {
+fn possession(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Possession {
+    let context = &event.request_context;
+    let host = event
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| context.domain_name.clone());
+    Possession {
+        // A value that is not visible ASCII counts as one (bad) proof.
+        proofs: Possession::proofs(
+            event
+                .headers
+                .get_all("dpop")
+                .iter()
+                .map(|v| v.to_str().unwrap_or("\u{fffd}")),
+        ),
+        method: Some(context.http.method.as_str().to_owned()),
+        host,
+        path: event.raw_path.clone(),
+        client_cert_pem: context
+            .authentication
+            .as_ref()
+            .and_then(|auth| auth.client_cert.as_ref())
+            .and_then(|cert| cert.client_cert_pem.clone()),
+    }
+}
+
+fn identity_source(
+    event: &ApiGatewayV2CustomAuthorizerV2Request,
+) -> Result<(&str, Scheme), TokenError> {
     let first = event
         .identity_source
         .as_ref()
@@ -39,8 +74,8 @@ fn identity_source(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<&str
         .map(|v| v.trim());
     match first {
         None | Some("") => Err(TokenError::Missing),
-        Some(value) if value.contains(' ') => bearer(value),
-        Some(value) => Ok(value),
+        Some(value) if value.contains(' ') => authorization(value),
+        Some(value) => Ok((value, Scheme::Raw)),
     }
 }
 
@@ -80,6 +115,22 @@ mod tests {
             r.api_prefix,
             "arn:aws:execute-api:us-east-1:123456789012:http123/$default/"
         );
+    }
+
+    #[test]
+    fn two_dpop_headers_joined_by_a_comma_count_as_two() {
+        let r = translate(
+            &event(
+                json!({"authorization": "DPoP a.b.c", "dpop": "p.p.p,q.q.q", "host": "api.example.com"}),
+                json!(["DPoP a.b.c"]),
+            ),
+            &TokenSource::defaults(),
+        )
+        .unwrap();
+        assert_eq!(r.scheme, Some(Scheme::DPoP));
+        assert_eq!(r.possession.proofs, ["p.p.p", "q.q.q"]);
+        assert_eq!(r.possession.method.as_deref(), Some("GET"));
+        assert_eq!(r.possession.host.as_deref(), Some("api.example.com"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use thiserror::Error;
 
 use crate::error::TokenError;
-use crate::token::{TokenOrigin, TokenSource};
+use crate::token::{Found, Scheme, TokenOrigin, TokenSource};
 
 pub use arn::{api_prefix, wildcard_match};
 
@@ -52,12 +52,66 @@ pub struct AuthRequest {
     pub token: Result<String, TokenError>,
     /// Where the token was found, when it was.
     pub origin: Option<TokenOrigin>,
+    /// The scheme the token came under, when found.
+    pub scheme: Option<Scheme>,
+    /// What the request carries to prove possession of a key (DPoP proofs, the client
+    /// certificate) and the request line a proof is bound to.
+    pub possession: Possession,
     /// The `methodArn` (REST, WebSocket) or `routeArn` (HTTP API) being called.
     pub arn: String,
     /// `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/` of that ARN.
     pub api_prefix: String,
     /// API Gateway's request id, when the event carries one (TOKEN events do not).
     pub request_id: Option<String>,
+}
+
+impl AuthRequest {
+    /// A request that carries `token` as a Bearer token and nothing else (no proof, no
+    /// certificate): for verifying a token outside an event (benchmark peers, tools).
+    pub fn bearer(token: &str) -> Self {
+        Self {
+            kind: Kind::RestToken,
+            token: Ok(token.to_owned()),
+            origin: Some(TokenOrigin::AuthorizationToken),
+            scheme: Some(Scheme::Bearer),
+            possession: Possession::default(),
+            arn: String::new(),
+            api_prefix: String::new(),
+            request_id: None,
+        }
+    }
+}
+
+/// What a request carries for sender-constrained tokens (SPEC.md "Sender-constrained
+/// tokens"): read from the event, judged by `binding`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Possession {
+    /// The `DPoP` header values (name matched case-insensitively), at most
+    /// [`MAX_PROOFS_KEPT`]: more than one means the request carried several. REST events
+    /// list repeated headers in `multiValueHeaders`; HTTP API events join them with
+    /// commas, which a JWS never contains, so each comma-separated part counts as one.
+    pub proofs: Vec<String>,
+    /// The request's method as API Gateway received it.
+    pub method: Option<String>,
+    /// The `Host` header, else `requestContext.domainName`.
+    pub host: Option<String>,
+    /// The path as the client sent it: REST `requestContext.path`, HTTP API `rawPath`.
+    pub path: Option<String>,
+    /// The PEM of the client certificate API Gateway verified (mutual TLS), if any.
+    pub client_cert_pem: Option<String>,
+}
+
+/// How many `DPoP` values a request keeps: enough to tell one from several.
+pub const MAX_PROOFS_KEPT: usize = 2;
+
+impl Possession {
+    /// Collects `DPoP` header values, splitting each on commas (see [`Possession::proofs`]).
+    fn proofs<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+        values
+            .flat_map(|text| text.split(',').map(str::trim).map(str::to_owned))
+            .take(MAX_PROOFS_KEPT)
+            .collect()
+    }
 }
 
 /// An event this authorizer cannot answer with a policy.
@@ -155,24 +209,28 @@ fn kind(shape: &Shape<'_>) -> Option<Kind> {
 }
 
 /// The owned token of what a translator found.
-fn owned((token, origin): (&str, TokenOrigin)) -> (String, TokenOrigin) {
-    (token.to_owned(), origin)
+fn owned((token, origin, scheme): Found<'_>) -> (String, TokenOrigin, Scheme) {
+    (token.to_owned(), origin, scheme)
 }
 
 /// Completes a request from its ARN.
 fn request(
     kind: Kind,
     arn: Option<String>,
-    found: Result<(String, TokenOrigin), TokenError>,
+    found: Result<(String, TokenOrigin, Scheme), TokenError>,
     request_id: Option<String>,
+    possession: Possession,
 ) -> Result<AuthRequest, EventError> {
     let arn = arn.ok_or(EventError::BadArn)?;
     let api_prefix = api_prefix(&arn).ok_or(EventError::BadArn)?.to_owned();
-    let origin = found.as_ref().ok().map(|(_, origin)| *origin);
+    let origin = found.as_ref().ok().map(|(_, origin, _)| *origin);
+    let scheme = found.as_ref().ok().map(|(_, _, scheme)| *scheme);
     Ok(AuthRequest {
         kind,
-        token: found.map(|(token, _)| token),
+        token: found.map(|(token, _, _)| token),
         origin,
+        scheme,
+        possession,
         arn,
         api_prefix,
         request_id,

@@ -2,14 +2,16 @@
 //! The event has no other field worth reading, so it is translated from the one
 //! borrowed pass that recognised its kind (see `Shape` in `events/mod.rs`).
 
-use super::{AuthRequest, EventError, Kind, Shape, owned, request};
+use super::{AuthRequest, EventError, Kind, Possession, Shape, owned, request};
 use crate::error::TokenError;
-use crate::token::{TokenOrigin, bearer};
+use crate::token::{TokenOrigin, authorization};
 
-/// Translates a TOKEN event.
+/// Translates a TOKEN event. A `DPoP` scheme is recorded as such: a TOKEN event carries
+/// no other header, so no proof, and the binding step refuses it.
 pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest, EventError> {
     let token = match shape.authorization_token.as_deref() {
-        Some(value) => bearer(value).map(|token| owned((token, TokenOrigin::AuthorizationToken))),
+        Some(value) => authorization(value)
+            .map(|(token, scheme)| owned((token, TokenOrigin::AuthorizationToken, scheme))),
         None => Err(TokenError::Missing),
     };
     request(
@@ -17,6 +19,7 @@ pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest, EventError> {
         shape.method_arn.map(|arn| arn.into_owned()),
         token,
         None,
+        Possession::default(),
     )
 }
 
