@@ -21,6 +21,11 @@ use crate::policy::{self, Answer, policy_document};
 use crate::revocation::{DynamoStore, RevocationStore, Revocations};
 use crate::verify::{Verification, Verifier};
 
+/// The tenant registry's items in the keys table, when there is one.
+fn table_registry(table: Option<&KeyTable>) -> Option<Arc<dyn RegistryStore>> {
+    table.map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>)
+}
+
 /// `principalId` of answers to callers without a valid token.
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -96,9 +101,7 @@ impl Authorizer {
                 ));
             }
         };
-        let registry = table
-            .as_ref()
-            .map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>);
+        let registry = table_registry(table.as_ref());
         Self::build(config, clock, table, store, registry)
     }
 
@@ -127,9 +130,7 @@ impl Authorizer {
         table: Option<KeyTable>,
         store: Arc<dyn RevocationStore>,
     ) -> Result<Self, UpstreamError> {
-        let registry = table
-            .as_ref()
-            .map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>);
+        let registry = table_registry(table.as_ref());
         Self::build(config, clock, table, Some(store), registry)
     }
 
