@@ -66,15 +66,7 @@ impl DynamoReplay {
                 aws_sdk_dynamodb::config::Builder::default()
                     .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
             );
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
-                if e.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(crate::keys::upstream(e)),
-        }
+        crate::keys::condition_held(request.send().await)
     }
 }
 

@@ -205,17 +205,22 @@ impl Binding {
             (Some(host), Some(path)) => htu::request_target(host, path),
             _ => None,
         };
-        let origins = match (&target, self.settings.origins.is_empty()) {
-            (_, false) => self.settings.origins.clone(),
+        // The configured origins are borrowed, not copied per request.
+        let host_origin: Vec<String> = match (&target, self.settings.origins.is_empty()) {
             (Some(target), true) => vec![target.origin.clone()],
-            (None, true) => Vec::new(),
+            _ => Vec::new(),
+        };
+        let origins: &[String] = if self.settings.origins.is_empty() {
+            &host_origin
+        } else {
+            &self.settings.origins
         };
         proof::check(
             proof,
             &self.rules(),
             &proof::Expected {
                 method: possession.method.as_deref(),
-                origins: &origins,
+                origins,
                 path: target.as_ref().map(|t| t.path.as_str()),
                 token,
                 jkt,

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::registered::{Registration, Status, attr, partition_key};
 use crate::error::UpstreamError;
 use crate::keys::record::PK;
-use crate::keys::{KeyTable, upstream};
+use crate::keys::{KeyTable, condition_held, upstream};
 
 /// What a read found: no item, or an item (its reason when it does not parse).
 pub type Found = Option<Result<Registration, String>>;
@@ -93,15 +93,7 @@ impl TableRegistry {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
-                if e.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(upstream(e)),
-        }
+        condition_held(sent)
     }
 
     /// Every registry item (a paged Scan filtered on the `ISSUER#` prefix), each parsed

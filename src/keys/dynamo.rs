@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::{ReconnectMode, RetryConfig};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
@@ -323,9 +323,23 @@ fn init_bounds() -> aws_sdk_dynamodb::config::Builder {
 /// Sends a conditional PutItem: `true` when it was written, `false` when its condition
 /// did not hold.
 pub(crate) async fn written(request: PutItemFluentBuilder) -> Result<bool, UpstreamError> {
-    match request.send().await {
+    condition_held(request.send().await)
+}
+
+/// What a conditional write's call came to: `true` when it was carried out, `false` when
+/// its condition did not hold (any operation's `ConditionalCheckFailedException`).
+pub(crate) fn condition_held<T, E, R>(
+    sent: Result<T, SdkError<E, R>>,
+) -> Result<bool, UpstreamError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
         Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
             Ok(false)
         }
         Err(e) => Err(upstream(e)),

@@ -18,7 +18,7 @@ mod source;
 use std::sync::Arc;
 
 pub use crate::outcome::Tier;
-pub(crate) use dynamo::{Attributes, batch_get, partition_key, upstream, written};
+pub(crate) use dynamo::{Attributes, batch_get, condition_held, partition_key, upstream, written};
 pub use dynamo::{Budget, KeyTable, MAX_BATCH_KEYS, Prefetched};
 pub use issuer::{IssuerKeys, warm_up_together};
 pub use jwks::{JwksClient, MAX_DOCUMENT_BYTES};
