@@ -16,18 +16,18 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion};
 use jwt_authorizer::issuers::MemoryRegistry;
 use jwt_authorizer::revocation::MemoryStore;
-use jwt_authorizer::testkit::{FixtureKey, JWKS, dpop_proof, jkt, mint, proof_claims};
+use jwt_authorizer::testkit::{
+    BENCH_NOW as NOW, BENCH_SUB as SUB, FixtureKey, JWKS, access_token as token, dpop_proof, jkt,
+    mint, parsed_public_key, proof_claims, token_event as event,
+};
 use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
 
-const NOW: u64 = 1_800_000_000;
-const SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
 
 fn authorizer(cache: &str) -> Authorizer {
     authorizer_with(cache, &[("POLICY_RESOURCES", "GET/hello/{sub}")], false)
@@ -104,53 +104,6 @@ fn authorizer_with(cache: &str, policy: &[(&str, &str)], revocation: bool) -> Au
     authorizer
 }
 
-/// A Cognito-like access token (as in the peer harness), distinct per `n`.
-fn token(key: FixtureKey, n: usize) -> String {
-    mint(
-        key,
-        &json!({
-            "iss": "https://issuer.test", "sub": SUB, "aud": "test-client", "token_use": "access",
-            "scope": "aws.cognito.signin.user.admin", "auth_time": NOW - 60, "iat": NOW - 60,
-            "exp": NOW + 3600, "jti": format!("0f1e2d3c-4b5a-6978-8796-{n:012}"), "username": "alice",
-            "cognito:groups": ["ops", "dev"], "custom:tenant": "acme",
-        }),
-    )
-}
-
-fn event(token: &str) -> String {
-    let arn = format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/{SUB}");
-    json!({"type": "TOKEN", "authorizationToken": format!("Bearer {token}"), "methodArn": arn})
-        .to_string()
-}
-
-fn parsed_key(key: FixtureKey) -> ParsedPublicKey {
-    let jwks: Value = serde_json::from_str(JWKS).unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == key.kid())
-        .unwrap();
-    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
-    match key.alg() {
-        "RS256" => {
-            let (n, e) = (field("n"), field("e"));
-            RsaPublicKeyComponents {
-                n: n.as_slice(),
-                e: e.as_slice(),
-            }
-            .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-            .unwrap()
-        }
-        _ => {
-            let mut point = vec![4u8];
-            point.extend(field("x"));
-            point.extend(field("y"));
-            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
-        }
-    }
-}
-
 fn decide(runtime: &tokio::runtime::Runtime, authorizer: &Authorizer, event: &str) -> Vec<u8> {
     let answer = runtime
         .block_on(authorizer.decide(black_box(event)))
@@ -197,7 +150,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function("repeated_token_revocation_cached", |b| {
             b.iter(|| black_box(decide(&runtime, &cached_rev, repeated)))
         });
-        let parsed = parsed_key(key);
+        let parsed = parsed_public_key(key);
         let one = token(key, 0);
         let (input, sig) = one.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();

@@ -209,3 +209,66 @@ pub fn proof_claims(method: &str, url: &str, iat: u64, token: &str) -> Value {
         "ath": crate::binding::sha256_b64url(token.as_bytes()),
     })
 }
+
+/// The benchmarks' moment: `iat` of [`access_token`], and the manual clock's reading.
+pub const BENCH_NOW: u64 = 1_800_000_000;
+/// The benchmarks' caller (`sub`), as a Cognito user id.
+pub const BENCH_SUB: &str = "7f3c2a10-5b1e-4c1a-9d2e-0a1b2c3d4e5f";
+/// The benchmarks' issuer.
+pub const BENCH_ISSUER: &str = "https://issuer.test";
+
+/// A Cognito-like access token of [`BENCH_ISSUER`] (as in the peer harness), signed by
+/// `key`, distinct per `n` (its `jti`), valid for an hour from [`BENCH_NOW`].
+pub fn access_token(key: FixtureKey, n: usize) -> String {
+    mint(
+        key,
+        &json!({
+            "iss": BENCH_ISSUER, "sub": BENCH_SUB, "aud": "test-client", "token_use": "access",
+            "scope": "aws.cognito.signin.user.admin", "auth_time": BENCH_NOW - 60,
+            "iat": BENCH_NOW - 60, "exp": BENCH_NOW + 3600,
+            "jti": format!("0f1e2d3c-4b5a-6978-8796-{n:012}"), "username": "alice",
+            "cognito:groups": ["ops", "dev"], "custom:tenant": "acme",
+        }),
+    )
+}
+
+/// A REST TOKEN event carrying `token` as a Bearer token, for `GET /hello/{BENCH_SUB}`.
+pub fn token_event(token: &str) -> String {
+    let arn = format!(
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/{BENCH_SUB}"
+    );
+    json!({"type": "TOKEN", "authorizationToken": format!("Bearer {token}"), "methodArn": arn})
+        .to_string()
+}
+
+/// The public key of `key` (RS256 or ES256) as aws-lc-rs parses it once, from [`JWKS`]:
+/// what a bare signature check, without the authorizer around it, is measured with.
+pub fn parsed_public_key(key: FixtureKey) -> lc::ParsedPublicKey {
+    let jwks: Value = serde_json::from_str(JWKS).expect("JWKS fixture");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == key.kid())
+        .expect("published fixture key");
+    let field = |name: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().expect("JWK member"))
+            .expect("base64url")
+    };
+    match key.alg() {
+        "RS256" => lc::RsaPublicKeyComponents {
+            n: field("n").as_slice(),
+            e: field("e").as_slice(),
+        }
+        .to_parsed_public_key(&lc::RSA_PKCS1_2048_8192_SHA256)
+        .expect("RSA key"),
+        "ES256" => {
+            let mut point = vec![4u8];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, point).expect("P-256 key")
+        }
+        other => panic!("no parsed key for {other}"),
+    }
+}
