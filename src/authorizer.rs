@@ -5,10 +5,10 @@ use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use aws_lambda_events::iam::IamPolicyEffect;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::binding::{DynamoReplay, ReplayStore};
+use crate::claims::Claims;
 use crate::clock::Clock;
 use crate::config::{Config, DecisionConfig, DenyMode, DpopMode, HttpApiResponse, ReplayMode};
 use crate::error::UpstreamError;
@@ -17,7 +17,7 @@ use crate::issuers::{Registry, RegistryStore, TableRegistry};
 use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
 use crate::metrics::Counters;
 use crate::outcome::{Outcome, Reason};
-use crate::policy::{self, Answer, policy_document};
+use crate::policy::{self, Answer, Effect};
 use crate::revocation::{DynamoStore, RevocationStore, Revocations};
 use crate::verify::{Verification, Verifier};
 
@@ -301,7 +301,7 @@ impl Authorizer {
     fn grant(
         &self,
         request: &AuthRequest,
-        claims: &Map<String, Value>,
+        claims: &Claims,
         tenant: Option<&str>,
     ) -> (Result<Answer, Unauthorized>, Reason) {
         let resources = self
@@ -334,16 +334,12 @@ impl Authorizer {
                     );
                 }
             }
-            (Kind::HttpApi, HttpApiResponse::Iam) => Answer::http_iam(
-                principal,
-                policy_document(IamPolicyEffect::Allow, resources),
-                context,
-            ),
-            (Kind::RestToken | Kind::RestRequest | Kind::WebSocket, _) => Answer::policy(
-                principal,
-                policy_document(IamPolicyEffect::Allow, resources),
-                context,
-            ),
+            (Kind::HttpApi, HttpApiResponse::Iam) => {
+                Answer::http_iam(principal, Effect::Allow, resources, context)
+            }
+            (Kind::RestToken | Kind::RestRequest | Kind::WebSocket, _) => {
+                Answer::policy(principal, Effect::Allow, resources, context)
+            }
         };
         (Ok(answer), Reason::Granted)
     }
@@ -359,18 +355,13 @@ impl Authorizer {
 
     /// An explicit Deny on the whole stage (the answer is cached per token).
     fn deny(&self, request: &AuthRequest) -> Answer {
-        let document = || {
-            policy_document(
-                IamPolicyEffect::Deny,
-                vec![format!("{}*", request.api_prefix)],
-            )
-        };
+        let stage = || vec![format!("{}*", request.api_prefix)];
         match (request.kind, self.decision.http_api_response) {
             (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Map::new()),
             (Kind::HttpApi, HttpApiResponse::Iam) => {
-                Answer::http_iam(ANONYMOUS.into(), document(), Map::new())
+                Answer::http_iam(ANONYMOUS.into(), Effect::Deny, stage(), Map::new())
             }
-            _ => Answer::policy(ANONYMOUS.into(), document(), Map::new()),
+            _ => Answer::policy(ANONYMOUS.into(), Effect::Deny, stage(), Map::new()),
         }
     }
 }

@@ -7,11 +7,12 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::authorizer::Authorizer;
 use crate::claims::ClaimCheck;
-use crate::events::{self, AuthRequest, wildcard_match};
+use crate::claims::Claims;
+use crate::events::{self, AuthRequest};
 use crate::jwk::Algorithm;
 use crate::keys::{KeySource, MAX_KID_LEN, Tier};
 use crate::policy::rules::{Condition, groups, scopes};
@@ -150,7 +151,7 @@ async fn explain_token(
             kid.as_deref().unwrap_or("(none)")
         ),
     );
-    out.add("claims", Value::Object(decoded.claims.clone()).to_string());
+    out.add("claims", Value::Object(decoded.claims.to_map()).to_string());
     let Some(iss) = decoded.claims.get("iss").and_then(Value::as_str) else {
         out.add("issuer", "no iss claim: rejected (unknown_issuer)");
         return;
@@ -307,7 +308,7 @@ fn explain_binding(
     verifier: &crate::verify::Verifier,
     request: &AuthRequest,
     token: &str,
-    claims: &Map<String, Value>,
+    claims: &Claims,
     now: u64,
     out: &mut Explanation,
 ) -> bool {
@@ -362,7 +363,7 @@ fn explain_binding(
 fn explain_rules(
     authorizer: &Authorizer,
     request: &AuthRequest,
-    claims: &Map<String, Value>,
+    claims: &Claims,
     tenant: Option<&str>,
     out: &mut Explanation,
 ) {
@@ -408,7 +409,7 @@ fn explain_rules(
                     None => {
                         let mut missing: Vec<&str> = template
                             .claims()
-                            .filter(|c| claims.get(*c).and_then(policy::claim_segment).is_none())
+                            .filter(|c| claims.get(c).and_then(policy::claim_segment).is_none())
                             .collect();
                         if template.uses_tenant() && tenant.is_none() {
                             missing.push("{tenant} (only a registered issuer has one)");
@@ -495,7 +496,7 @@ fn describe_key(
     }
 }
 
-fn claim_detail(check: ClaimCheck, claims: &Map<String, Value>, now: u64) -> String {
+fn claim_detail(check: ClaimCheck, claims: &Claims, now: u64) -> String {
     let time = |name: &str| match claims.get(name) {
         None => format!("{name} absent"),
         Some(Value::Number(n)) => match n.as_f64() {
@@ -541,7 +542,7 @@ fn describe_condition(condition: &Condition) -> String {
 }
 
 /// What the token holds for a condition: its scopes, its groups, or the claim.
-fn token_side(condition: &Condition, claims: &Map<String, Value>, groups_claim: &str) -> String {
+fn token_side(condition: &Condition, claims: &Claims, groups_claim: &str) -> String {
     match condition {
         Condition::ScopesAll(_) | Condition::ScopesAny(_) => {
             format!("token scopes: {}", scopes(claims).join(" "))
@@ -563,22 +564,6 @@ fn token_side(condition: &Condition, claims: &Map<String, Value>, groups_claim: 
 fn route_granted(answer: &Answer, arn: &str) -> bool {
     match answer {
         Answer::Simple(simple) => simple.is_authorized,
-        Answer::Policy(p) => policy_grants(&p.policy_document, arn),
-        Answer::HttpIam(p) => policy_grants(&p.policy_document, arn),
+        Answer::Policy(p) | Answer::HttpIam(p) => p.grants(arn),
     }
-}
-
-fn policy_grants(
-    document: &aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy,
-    arn: &str,
-) -> bool {
-    use aws_lambda_events::iam::IamPolicyEffect;
-    let matches = |effect: IamPolicyEffect| {
-        document
-            .statement
-            .iter()
-            .filter(|s| s.effect == effect)
-            .any(|s| s.resource.iter().any(|r| wildcard_match(r, arn)))
-    };
-    matches(IamPolicyEffect::Allow) && !matches(IamPolicyEffect::Deny)
 }

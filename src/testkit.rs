@@ -234,9 +234,8 @@ pub fn access_token(key: FixtureKey, n: usize) -> String {
 
 /// A REST TOKEN event carrying `token` as a Bearer token, for `GET /hello/{BENCH_SUB}`.
 pub fn token_event(token: &str) -> String {
-    let arn = format!(
-        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/{BENCH_SUB}"
-    );
+    let arn =
+        format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/hello/{BENCH_SUB}");
     json!({"type": "TOKEN", "authorizationToken": format!("Bearer {token}"), "methodArn": arn})
         .to_string()
 }

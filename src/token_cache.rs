@@ -1,21 +1,23 @@
-//! A cache of verified tokens, bounded in entries and in bytes. A token seen before (the same bytes, keyed by
-//! SHA-256) skips decoding and the signature check, but only while it is still valid:
+//! A cache of verified tokens, bounded in entries and in bytes. A token seen before (the
+//! very same bytes: each entry keeps its token and a hit is compared with it whole, in
+//! constant time) skips decoding and the signature check, but only while it is still valid:
 //! never past `exp` (with the configured skew), and only while its issuer still trusts
 //! the very key set that verified it (a key reload or revocation forces a full check).
 //! What is cached is the verified claims; the answer is still built per request, so a
 //! different `methodArn` always gets its own policy.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use aws_lc_rs::digest::{SHA256, digest};
-use serde_json::{Map, Value};
-
+use crate::claims::Claims;
 use crate::issuers::Issuer;
 use crate::keys::Snapshot;
 
-/// SHA-256 of a token.
-pub type TokenHash = [u8; 32];
+/// How many of a token's last bytes choose its slot: the end of its signature, which
+/// differs from token to token. Which bytes are hashed only spreads the entries; a hit
+/// is decided by comparing the whole token.
+const SLOT_BYTES: usize = 32;
 
 /// What a cache hit needs to stand in for a full verification.
 #[derive(Debug, Clone)]
@@ -23,7 +25,7 @@ pub struct Verified {
     /// An estimate of the memory the entry holds, in bytes.
     pub bytes: usize,
     /// The verified claims.
-    pub claims: Arc<Map<String, Value>>,
+    pub claims: Arc<Claims>,
     /// `exp`, in epoch seconds.
     pub exp: f64,
     /// The issuer that verified it (configured or registered).
@@ -37,15 +39,14 @@ pub struct Verified {
 impl Verified {
     /// A verification to cache; its size is estimated from the claims.
     pub fn new(
-        claims: Map<String, Value>,
+        claims: Claims,
         exp: f64,
         issuer: Weak<Issuer>,
         kid: Option<String>,
         keys: Option<Weak<Snapshot>>,
     ) -> Self {
-        let bytes = ENTRY_OVERHEAD
-            + object_bytes(&claims)
-            + kid.as_ref().map_or(0, |k| heap_string(k.len()));
+        let bytes =
+            ENTRY_OVERHEAD + claims.heap_bytes() + kid.as_ref().map_or(0, |k| heap_string(k.len()));
         Self {
             bytes,
             claims: Arc::new(claims),
@@ -59,24 +60,6 @@ impl Verified {
 
 /// The fixed cost of one entry: the hash key, the entry, the map slot, the `Arc`.
 const ENTRY_OVERHEAD: usize = 256;
-
-/// An estimate of the heap a JSON object holds (allocator rounding included).
-fn object_bytes(object: &Map<String, Value>) -> usize {
-    object
-        .iter()
-        .map(|(key, value)| 64 + heap_string(key.len()) + value_bytes(value))
-        .sum()
-}
-
-fn value_bytes(value: &Value) -> usize {
-    std::mem::size_of::<Value>()
-        + match value {
-            Value::String(s) => heap_string(s.len()),
-            Value::Array(items) => 16 + items.iter().map(value_bytes).sum::<usize>(),
-            Value::Object(object) => 16 + object_bytes(object),
-            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
-        }
-}
 
 /// A heap string of `len` bytes: rounded up to the allocator's 16-byte chunks, plus its
 /// header; an empty one allocates nothing.
@@ -94,12 +77,43 @@ pub struct TokenCache {
     entries: Mutex<Entries>,
     capacity: usize,
     max_bytes: usize,
+    /// SipHash with this process's random key: slots an outsider cannot predict.
+    slots: RandomState,
 }
 
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<TokenHash, Verified>,
+    map: HashMap<u64, Entry>,
     bytes: usize,
+}
+
+/// A cached token and what its verification found.
+#[derive(Debug)]
+struct Entry {
+    token: Box<str>,
+    verified: Verified,
+    /// The entry's estimated bytes: the verification's and the token's.
+    bytes: usize,
+}
+
+/// Whether `a` and `b` are the same bytes, in a time that depends on their lengths only
+/// (a cached token is a credential: how far a guess matches must not show in timing).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |chunk: &[u8]| {
+        let mut bytes = [0u8; 8];
+        for (to, from) in bytes.iter_mut().zip(chunk) {
+            *to = *from;
+        }
+        u64::from_le_bytes(bytes)
+    };
+    let differ = a
+        .chunks(8)
+        .zip(b.chunks(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    std::hint::black_box(differ) == 0
 }
 
 impl TokenCache {
@@ -113,6 +127,7 @@ impl TokenCache {
             }),
             capacity,
             max_bytes,
+            slots: RandomState::new(),
         }
     }
 
@@ -121,48 +136,64 @@ impl TokenCache {
         self.capacity > 0
     }
 
-    /// The key of `token`.
-    pub fn hash(token: &str) -> TokenHash {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-        out
+    /// The slot of `token`: a keyed hash of its last [`SLOT_BYTES`] bytes.
+    fn slot(&self, token: &str) -> u64 {
+        let bytes = token.as_bytes();
+        let tail = bytes
+            .get(bytes.len().saturating_sub(SLOT_BYTES)..)
+            .unwrap_or(bytes);
+        self.slots.hash_one(tail)
     }
 
-    /// The entry for `hash` if it is still within `exp` at `now` (expired ones are dropped).
-    pub fn get(&self, hash: &TokenHash, now: u64, skew: u64) -> Option<Verified> {
+    /// The entry for `token` (the same bytes, compared whole) if it is still within `exp`
+    /// at `now` (expired ones are dropped).
+    pub fn get(&self, token: &str, now: u64, skew: u64) -> Option<Verified> {
         if self.capacity == 0 {
             return None;
         }
+        let slot = self.slot(token);
         let mut entries = self.lock();
-        let entry = entries.map.get(hash)?;
-        if entry.exp + skew as f64 <= now as f64 {
-            if let Some(gone) = entries.map.remove(hash) {
+        let entry = entries.map.get(&slot)?;
+        if !same_bytes(entry.token.as_bytes(), token.as_bytes()) {
+            return None;
+        }
+        if entry.verified.exp + skew as f64 <= now as f64 {
+            if let Some(gone) = entries.map.remove(&slot) {
                 entries.bytes -= gone.bytes;
             }
             return None;
         }
-        Some(entry.clone())
+        Some(entry.verified.clone())
     }
 
-    /// Remembers a verified token. When full (in entries or bytes), expired entries go
-    /// first, then everything; an entry larger than the whole budget is not kept.
-    pub fn insert(&self, hash: TokenHash, verified: Verified, now: u64, skew: u64) {
-        if self.capacity == 0 || verified.bytes > self.max_bytes {
+    /// Remembers a verified token (replacing whatever held its slot). When full (in
+    /// entries or bytes), expired entries go first, then everything; an entry larger than
+    /// the whole budget is not kept.
+    pub fn insert(&self, token: &str, verified: Verified, now: u64, skew: u64) {
+        let bytes = verified.bytes + heap_string(token.len());
+        if self.capacity == 0 || bytes > self.max_bytes {
             return;
         }
+        let slot = self.slot(token);
         let mut entries = self.lock();
-        let full =
-            |e: &Entries| e.map.len() >= self.capacity || e.bytes + verified.bytes > self.max_bytes;
+        let full = |e: &Entries| e.map.len() >= self.capacity || e.bytes + bytes > self.max_bytes;
         if full(&entries) {
-            entries.map.retain(|_, e| e.exp + skew as f64 > now as f64);
+            entries
+                .map
+                .retain(|_, e| e.verified.exp + skew as f64 > now as f64);
             entries.bytes = entries.map.values().map(|e| e.bytes).sum();
             if full(&entries) {
                 entries.map.clear();
                 entries.bytes = 0;
             }
         }
-        entries.bytes += verified.bytes;
-        if let Some(replaced) = entries.map.insert(hash, verified) {
+        entries.bytes += bytes;
+        let entry = Entry {
+            token: token.into(),
+            verified,
+            bytes,
+        };
+        if let Some(replaced) = entries.map.insert(slot, entry) {
             entries.bytes -= replaced.bytes;
         }
     }
@@ -190,9 +221,10 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn verified(exp: f64) -> Verified {
-        Verified::new(Map::new(), exp, Weak::new(), None, None)
+        Verified::new(Claims::from_json(Value::Null), exp, Weak::new(), None, None)
     }
 
     const BIG: usize = usize::MAX;
@@ -200,37 +232,65 @@ mod tests {
     #[test]
     fn an_entry_is_never_served_past_exp() {
         let cache = TokenCache::new(4, BIG);
-        let h = TokenCache::hash("a.b.c");
+        let h = "a.b.c";
         cache.insert(h, verified(100.0), 50, 0);
-        assert!(cache.get(&h, 99, 0).is_some());
-        assert!(cache.get(&h, 100, 0).is_none());
+        assert!(cache.get(h, 99, 0).is_some());
+        assert!(cache.get(h, 100, 0).is_none());
         assert!(cache.is_empty(), "the expired entry was dropped");
         cache.insert(h, verified(100.0), 50, 5);
-        assert!(cache.get(&h, 104, 5).is_some());
-        assert!(cache.get(&h, 105, 5).is_none());
+        assert!(cache.get(h, 104, 5).is_some());
+        assert!(cache.get(h, 105, 5).is_none());
     }
 
     #[test]
     fn different_tokens_have_different_keys() {
-        assert_ne!(TokenCache::hash("a.b.c"), TokenCache::hash("a.b.d"));
         let cache = TokenCache::new(4, BIG);
-        cache.insert(TokenCache::hash("a.b.c"), verified(100.0), 0, 0);
-        assert!(cache.get(&TokenCache::hash("a.b.d"), 0, 0).is_none());
+        cache.insert("a.b.c", verified(100.0), 0, 0);
+        assert!(cache.get("a.b.d", 0, 0).is_none());
+        assert!(cache.get("a.b.", 0, 0).is_none());
+        assert!(cache.get("a.b.c.", 0, 0).is_none());
+        assert!(cache.get("a.b.c", 0, 0).is_some());
+    }
+
+    /// Tokens that end alike share a slot: only the very same bytes are a hit.
+    #[test]
+    fn a_token_ending_like_a_cached_one_is_a_miss() {
+        let cache = TokenCache::new(4, BIG);
+        let tail = "s".repeat(SLOT_BYTES);
+        let (cached, other) = (format!("a.b.{tail}"), format!("a.c.{tail}"));
+        assert_eq!(cache.slot(&cached), cache.slot(&other));
+        cache.insert(&cached, verified(100.0), 0, 0);
+        assert!(cache.get(&other, 0, 0).is_none());
+        assert!(cache.get(&cached, 0, 0).is_some());
+    }
+
+    #[test]
+    fn same_bytes_compares_every_byte() {
+        assert!(same_bytes(b"", b""));
+        assert!(same_bytes(b"abcdefghij", b"abcdefghij"));
+        for (a, b) in [
+            (&b"abcdefghij"[..], &b"abcdefghiJ"[..]),
+            (b"abcdefghij", b"Abcdefghij"),
+            (b"abcdefghij", b"abcdefghi"),
+            (b"a", b""),
+        ] {
+            assert!(!same_bytes(a, b), "{a:?} {b:?}");
+        }
     }
 
     #[test]
     fn the_cache_is_bounded() {
         let cache = TokenCache::new(3, BIG);
         for i in 0..10 {
-            cache.insert(TokenCache::hash(&i.to_string()), verified(1000.0), 0, 0);
+            cache.insert(&i.to_string(), verified(1000.0), 0, 0);
             assert!(cache.len() <= 3);
         }
         let live = TokenCache::new(2, BIG);
-        live.insert(TokenCache::hash("old"), verified(10.0), 0, 0);
-        live.insert(TokenCache::hash("new"), verified(1000.0), 0, 0);
-        live.insert(TokenCache::hash("newer"), verified(1000.0), 20, 0);
+        live.insert("old", verified(10.0), 0, 0);
+        live.insert("new", verified(1000.0), 0, 0);
+        live.insert("newer", verified(1000.0), 20, 0);
         assert!(
-            live.get(&TokenCache::hash("new"), 20, 0).is_some(),
+            live.get("new", 20, 0).is_some(),
             "expired entries are evicted first"
         );
     }
@@ -238,8 +298,8 @@ mod tests {
     #[test]
     fn capacity_zero_disables_it() {
         let cache = TokenCache::new(0, BIG);
-        cache.insert(TokenCache::hash("a"), verified(100.0), 0, 0);
-        assert!(cache.get(&TokenCache::hash("a"), 0, 0).is_none());
+        cache.insert("a", verified(100.0), 0, 0);
+        assert!(cache.get("a", 0, 0).is_none());
     }
 
     /// Defect 6: a large `TOKEN_CACHE_SIZE` could hold more than a small function's memory.
@@ -247,8 +307,7 @@ mod tests {
     fn the_cache_is_bounded_in_bytes() {
         let big_claims = || {
             let groups: Vec<Value> = (0..1000).map(|i| Value::String(format!("g{i}"))).collect();
-            let mut claims = Map::new();
-            claims.insert("groups".into(), Value::Array(groups));
+            let claims = Claims::from_json(serde_json::json!({"groups": groups}));
             Verified::new(claims, 1000.0, Weak::new(), None, None)
         };
         let one = big_claims().bytes;
@@ -258,12 +317,12 @@ mod tests {
         );
         let cache = TokenCache::new(65_536, 10 * one);
         for i in 0..100 {
-            cache.insert(TokenCache::hash(&i.to_string()), big_claims(), 0, 0);
+            cache.insert(&i.to_string(), big_claims(), 0, 0);
             assert!(cache.bytes() <= 10 * one, "{} bytes", cache.bytes());
         }
         assert!(cache.len() <= 10);
         let tiny = TokenCache::new(65_536, one - 1);
-        tiny.insert(TokenCache::hash("x"), big_claims(), 0, 0);
+        tiny.insert("x", big_claims(), 0, 0);
         assert!(
             tiny.is_empty(),
             "an entry over the whole budget is not kept"
@@ -273,12 +332,12 @@ mod tests {
     #[test]
     fn replacing_an_entry_keeps_the_byte_count_true() {
         let cache = TokenCache::new(8, BIG);
-        let h = TokenCache::hash("a");
+        let h = "a";
         cache.insert(h, verified(100.0), 0, 0);
         let once = cache.bytes();
         cache.insert(h, verified(100.0), 0, 0);
         assert_eq!(cache.bytes(), once);
-        assert!(cache.get(&h, 100, 0).is_none());
+        assert!(cache.get(h, 100, 0).is_none());
         assert_eq!(cache.bytes(), 0);
     }
 }

@@ -19,7 +19,7 @@ pub mod thumbprint;
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use dynamo::{DynamoReplay, REPLAY_BUDGET, replay_key};
 pub use htu::{Target, origin};
@@ -27,6 +27,7 @@ pub use proof::{MAX_PROOF_BYTES, ProofError, Proven};
 pub use replay::{MEMORY_ENTRY_BYTES, MemoryReplay, ReplayStore};
 pub use thumbprint::{sha256_b64url, thumbprint};
 
+use crate::claims::Claims;
 use crate::config::{DpopMode, DpopSettings, OnError};
 use crate::error::TokenError;
 use crate::events::{Kind, Possession};
@@ -54,7 +55,7 @@ pub enum Confirmation<'a> {
 
 impl<'a> Confirmation<'a> {
     /// Reads `cnf` from a token's claims.
-    pub fn of(claims: &'a Map<String, Value>) -> Self {
+    pub fn of(claims: &'a Claims) -> Self {
         let Some(cnf) = claims.get("cnf") else {
             return Self::None;
         };
@@ -182,7 +183,7 @@ impl Binding {
     pub fn judge(
         &self,
         token: &str,
-        claims: &Map<String, Value>,
+        claims: &Claims,
         kind: Kind,
         scheme: Option<Scheme>,
         possession: &Possession,
@@ -245,7 +246,7 @@ impl Binding {
     pub async fn check(
         &self,
         token: &str,
-        claims: &Map<String, Value>,
+        claims: &Claims,
         kind: Kind,
         scheme: Option<Scheme>,
         possession: &Possession,

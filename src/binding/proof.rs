@@ -7,14 +7,12 @@
 //! no `crit`) → signature → claims (`htm`, `htu`, `iat`, `jti`, `ath`) → the token's
 //! `cnf.jkt` against the key's thumbprint.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::htu::{self, Target};
 use super::thumbprint::{sha256_b64url, thumbprint};
 use crate::jwk::{Algorithm, PRIVATE_MEMBERS, single_key};
-use crate::verify::typ_matches;
+use crate::verify::{base64url, compact_parts, typ_matches};
 
 /// Largest accepted proof, in bytes (its header value).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
@@ -143,9 +141,7 @@ struct Parts<'a> {
 }
 
 fn object(segment: &str) -> Result<Map<String, Value>, ProofError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| ProofError::Malformed)?;
+    let bytes = base64url(segment).ok_or(ProofError::Malformed)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| ProofError::Malformed)?;
     serde_json::from_str(text).map_err(|_| ProofError::Malformed)
 }
@@ -154,18 +150,11 @@ fn split(proof: &str) -> Result<Parts<'_>, ProofError> {
     if proof.len() > MAX_PROOF_BYTES {
         return Err(ProofError::TooLarge);
     }
-    let mut parts = proof.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ProofError::Malformed);
-    };
+    let (header, payload, signature) = compact_parts(proof).ok_or(ProofError::Malformed)?;
     let signing_input = proof
         .get(..header.len() + 1 + payload.len())
         .ok_or(ProofError::Malformed)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| ProofError::Malformed)?;
+    let signature = base64url(signature).ok_or(ProofError::Malformed)?;
     if signature.is_empty() {
         return Err(ProofError::Malformed);
     }

@@ -3,8 +3,8 @@ use super::*;
 use crate::testkit::{FixtureKey, dpop_proof, jkt, proof_claims};
 use serde_json::json;
 
-fn claims(value: Value) -> Map<String, Value> {
-    value.as_object().unwrap().clone()
+fn claims(value: Value) -> Claims {
+    Claims::from_json(value)
 }
 
 const PROOF: &str = "p.p.p";
@@ -215,7 +215,7 @@ fn proof() -> String {
     )
 }
 
-fn bound() -> Map<String, Value> {
+fn bound() -> Claims {
     claims(json!({"cnf": {"jkt": jkt(FixtureKey::Ec256)}}))
 }
 

@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(rules.groups_claim(), "groups");
         let claims = json!({"sub": "u", "groups": ["admins"]});
         assert_eq!(
-            rules.grant(claims.as_object().unwrap(), None, ""),
+            rules.grant(&crate::claims::Claims::from_json(claims), None, ""),
             ["GET/hello/u", "PUT/profile/u", "*"]
         );
     }

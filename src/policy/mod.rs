@@ -8,16 +8,16 @@ pub mod template;
 pub use rules::{Condition, Rule, Rules};
 pub use template::{MAX_CLAIM_SEGMENT, Template, claim_segment};
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayV2CustomAuthorizerIamPolicyResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
-};
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use serde::Serialize;
+use crate::claims::Claims;
+use crate::events::wildcard_match;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// The `principalId`: the claim as a string (strings and numbers only).
-pub fn principal(claims: &Map<String, Value>, claim: &str) -> Option<String> {
+pub fn principal(claims: &Claims, claim: &str) -> Option<String> {
+    if let Some(text) = claims.str(claim) {
+        return (!text.is_empty()).then(|| text.to_owned());
+    }
     match claims.get(claim)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -27,9 +27,13 @@ pub fn principal(claims: &Map<String, Value>, claim: &str) -> Option<String> {
 
 /// The authorizer context: primitives as they are, arrays joined with `,`, objects as JSON
 /// text, nulls and missing claims left out.
-pub fn context(claims: &Map<String, Value>, pairs: &[(String, String)]) -> Map<String, Value> {
+pub fn context(claims: &Claims, pairs: &[(String, String)]) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, claim) in pairs {
+        if let Some(text) = claims.str(claim) {
+            out.insert(name.clone(), Value::String(text.to_owned()));
+            continue;
+        }
         let value = match claims.get(claim) {
             None | Some(Value::Null) => continue,
             Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v.clone(),
@@ -50,81 +54,189 @@ pub fn context(claims: &Map<String, Value>, pairs: &[(String, String)]) -> Map<S
     out
 }
 
-/// What the authorizer returns to API Gateway.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+/// What the authorizer returns to API Gateway: the shapes of API Gateway's documentation
+/// (and `aws_lambda_events`' response types, which the tests hold these to), built
+/// without copies of the constant parts.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// REST (TOKEN, REQUEST) and WebSocket: an IAM policy.
-    Policy(ApiGatewayCustomAuthorizerResponse<Map<String, Value>>),
+    Policy(PolicyAnswer),
     /// HTTP API payload 2.0 with `HTTP_API_RESPONSE=iam`.
-    HttpIam(ApiGatewayV2CustomAuthorizerIamPolicyResponse<Map<String, Value>>),
+    HttpIam(PolicyAnswer),
     /// HTTP API payload 2.0 simple response.
-    Simple(ApiGatewayV2CustomAuthorizerSimpleResponse<Map<String, Value>>),
+    Simple(SimpleAnswer),
 }
 
-/// Policy document with one `execute-api:Invoke` statement.
-pub fn policy_document(
-    effect: IamPolicyEffect,
-    resources: Vec<String>,
-) -> ApiGatewayCustomAuthorizerPolicy {
-    let mut statement = IamPolicyStatement::default();
-    statement.action = vec!["execute-api:Invoke".to_owned()];
-    statement.effect = effect;
-    statement.resource = resources;
-    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
-    document.version = Some("2012-10-17".to_owned());
-    document.statement = vec![statement];
-    document
+/// An IAM policy answer: one `execute-api:Invoke` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyAnswer {
+    /// `principalId`.
+    pub principal_id: String,
+    /// The statement's effect.
+    pub effect: Effect,
+    /// The statement's resources.
+    pub resources: Vec<String>,
+    /// The authorizer context.
+    pub context: Map<String, Value>,
+}
+
+/// An HTTP API simple answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimpleAnswer {
+    /// `isAuthorized`.
+    pub is_authorized: bool,
+    /// The authorizer context.
+    pub context: Map<String, Value>,
+}
+
+/// A policy statement's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// `Allow`.
+    Allow,
+    /// `Deny`.
+    Deny,
+}
+
+impl Effect {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "Allow",
+            Self::Deny => "Deny",
+        }
+    }
 }
 
 impl Answer {
     /// A REST/WebSocket IAM policy answer.
     pub fn policy(
-        principal: String,
-        document: ApiGatewayCustomAuthorizerPolicy,
+        principal_id: String,
+        effect: Effect,
+        resources: Vec<String>,
         context: Map<String, Value>,
     ) -> Self {
-        let mut answer = ApiGatewayCustomAuthorizerResponse::default();
-        answer.principal_id = Some(principal);
-        answer.policy_document = document;
-        answer.context = context;
-        Self::Policy(answer)
+        Self::Policy(PolicyAnswer {
+            principal_id,
+            effect,
+            resources,
+            context,
+        })
     }
 
     /// An HTTP API IAM policy answer.
     pub fn http_iam(
-        principal: String,
-        document: ApiGatewayCustomAuthorizerPolicy,
+        principal_id: String,
+        effect: Effect,
+        resources: Vec<String>,
         context: Map<String, Value>,
     ) -> Self {
-        let mut answer = ApiGatewayV2CustomAuthorizerIamPolicyResponse::default();
-        answer.principal_id = Some(principal);
-        answer.policy_document = document;
-        answer.context = context;
-        Self::HttpIam(answer)
+        Self::HttpIam(PolicyAnswer {
+            principal_id,
+            effect,
+            resources,
+            context,
+        })
     }
 
     /// An HTTP API simple answer.
-    pub fn simple(authorized: bool, context: Map<String, Value>) -> Self {
-        let mut answer = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-        answer.is_authorized = authorized;
-        answer.context = context;
-        Self::Simple(answer)
+    pub fn simple(is_authorized: bool, context: Map<String, Value>) -> Self {
+        Self::Simple(SimpleAnswer {
+            is_authorized,
+            context,
+        })
     }
 
     /// Whether this answer lets the caller in on at least one resource.
     pub fn allows(&self) -> bool {
-        let allows = |doc: &ApiGatewayCustomAuthorizerPolicy| {
-            doc.statement
-                .iter()
-                .any(|s| s.effect == IamPolicyEffect::Allow && !s.resource.is_empty())
-        };
         match self {
-            Self::Policy(a) => allows(&a.policy_document),
-            Self::HttpIam(a) => allows(&a.policy_document),
+            Self::Policy(p) | Self::HttpIam(p) => {
+                p.effect == Effect::Allow && !p.resources.is_empty()
+            }
             Self::Simple(a) => a.is_authorized,
         }
     }
+}
+
+impl PolicyAnswer {
+    /// Whether the policy lets a call to `arn` through (an Allow resource matches it).
+    pub fn grants(&self, arn: &str) -> bool {
+        self.effect == Effect::Allow && self.resources.iter().any(|r| wildcard_match(r, arn))
+    }
+
+    fn document(&self) -> Document<'_> {
+        Document {
+            version: "2012-10-17",
+            statement: [Statement {
+                action: ["execute-api:Invoke"],
+                effect: self.effect.as_str(),
+                resource: &self.resources,
+            }],
+        }
+    }
+}
+
+impl Serialize for Answer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Policy(p) => RestJson {
+                principal_id: &p.principal_id,
+                policy_document: p.document(),
+                context: &p.context,
+                usage_identifier_key: None,
+            }
+            .serialize(serializer),
+            Self::HttpIam(p) => HttpIamJson {
+                principal_id: &p.principal_id,
+                policy_document: p.document(),
+                context: &p.context,
+            }
+            .serialize(serializer),
+            Self::Simple(a) => SimpleJson {
+                is_authorized: a.is_authorized,
+                context: &a.context,
+            }
+            .serialize(serializer),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestJson<'a> {
+    principal_id: &'a str,
+    policy_document: Document<'a>,
+    context: &'a Map<String, Value>,
+    usage_identifier_key: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpIamJson<'a> {
+    principal_id: &'a str,
+    policy_document: Document<'a>,
+    context: &'a Map<String, Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SimpleJson<'a> {
+    is_authorized: bool,
+    context: &'a Map<String, Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Document<'a> {
+    version: &'static str,
+    statement: [Statement<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement<'a> {
+    action: [&'static str; 1],
+    effect: &'static str,
+    resource: &'a [String],
 }
 
 #[cfg(test)]
@@ -133,8 +245,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap()
+    fn claims(value: Value) -> Claims {
+        Claims::from_json(value)
     }
 
     #[test]
@@ -169,8 +281,13 @@ mod tests {
 
     #[test]
     fn answers_serialize_to_api_gateway_shapes() {
-        let doc = policy_document(IamPolicyEffect::Allow, vec!["arn:x/GET/a".into()]);
-        let answer = Answer::policy("p".into(), doc, claims(json!({"sub": "s"})));
+        let context = json!({"sub": "s"}).as_object().cloned().unwrap();
+        let answer = Answer::policy(
+            "p".into(),
+            Effect::Allow,
+            vec!["arn:x/GET/a".into()],
+            context,
+        );
         let json = serde_json::to_value(&answer).unwrap();
         assert_eq!(json["principalId"], "p");
         assert_eq!(json["policyDocument"]["Version"], "2012-10-17");
@@ -182,5 +299,92 @@ mod tests {
         assert!(answer.allows());
         let simple = serde_json::to_value(Answer::simple(false, Map::new())).unwrap();
         assert_eq!(simple, json!({"isAuthorized": false, "context": {}}));
+    }
+
+    /// Every answer is, byte for byte, what `aws_lambda_events`' response types write.
+    #[test]
+    fn answers_are_what_aws_lambda_events_writes() {
+        use aws_lambda_events::apigw::{
+            ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
+            ApiGatewayV2CustomAuthorizerIamPolicyResponse,
+            ApiGatewayV2CustomAuthorizerSimpleResponse,
+        };
+        use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+        let document = |effect: IamPolicyEffect, resources: &[String]| {
+            let mut statement = IamPolicyStatement::default();
+            statement.action = vec!["execute-api:Invoke".to_owned()];
+            statement.effect = effect;
+            statement.resource = resources.to_vec();
+            let mut document = ApiGatewayCustomAuthorizerPolicy::default();
+            document.version = Some("2012-10-17".to_owned());
+            document.statement = vec![statement];
+            document
+        };
+        let contexts = [
+            Map::new(),
+            json!({"sub": "s\"q", "n": 7, "b": true, "é": "ü\u{1}"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        ];
+        let resources = [
+            vec!["arn:x/GET/a".to_owned()],
+            vec!["arn:x/GET/a".to_owned(), "arn:x/PUT/b/*".to_owned()],
+        ];
+        for context in &contexts {
+            for resources in &resources {
+                for (effect, theirs) in [
+                    (Effect::Allow, IamPolicyEffect::Allow),
+                    (Effect::Deny, IamPolicyEffect::Deny),
+                ] {
+                    let mut rest = ApiGatewayCustomAuthorizerResponse::default();
+                    rest.principal_id = Some("p\"1".to_owned());
+                    rest.policy_document = document(theirs.clone(), resources);
+                    rest.context = context.clone();
+                    let ours =
+                        Answer::policy("p\"1".into(), effect, resources.clone(), context.clone());
+                    assert_eq!(
+                        serde_json::to_string(&ours).unwrap(),
+                        serde_json::to_string(&rest).unwrap()
+                    );
+                    let mut http = ApiGatewayV2CustomAuthorizerIamPolicyResponse::default();
+                    http.principal_id = Some("p\"1".to_owned());
+                    http.policy_document = document(theirs, resources);
+                    http.context = context.clone();
+                    let ours =
+                        Answer::http_iam("p\"1".into(), effect, resources.clone(), context.clone());
+                    assert_eq!(
+                        serde_json::to_string(&ours).unwrap(),
+                        serde_json::to_string(&http).unwrap()
+                    );
+                }
+            }
+            for authorized in [true, false] {
+                let mut simple = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+                simple.is_authorized = authorized;
+                simple.context = context.clone();
+                assert_eq!(
+                    serde_json::to_string(&Answer::simple(authorized, context.clone())).unwrap(),
+                    serde_json::to_string(&simple).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_policy_grants_what_its_allow_resources_match() {
+        let allow = PolicyAnswer {
+            principal_id: "p".into(),
+            effect: Effect::Allow,
+            resources: vec!["arn:x/GET/a/*".into()],
+            context: Map::new(),
+        };
+        assert!(allow.grants("arn:x/GET/a/b"));
+        assert!(!allow.grants("arn:x/PUT/a/b"));
+        let deny = PolicyAnswer {
+            effect: Effect::Deny,
+            ..allow
+        };
+        assert!(!deny.grants("arn:x/GET/a/b"));
     }
 }

@@ -7,7 +7,8 @@
 //! space-separated string); its groups are `GROUPS_CLAIM` (an array of strings, or one
 //! string). `claims` conditions compare JSON values by value and type.
 
-use serde_json::{Map, Value};
+use crate::claims::Claims;
+use serde_json::Value;
 
 use super::template::Template;
 
@@ -108,7 +109,7 @@ pub struct Rules {
 
 /// What evaluation needs of a token, computed once per decision.
 struct Facts<'a> {
-    claims: &'a Map<String, Value>,
+    claims: &'a Claims,
     scopes: Vec<&'a str>,
     groups: Vec<&'a str>,
 }
@@ -168,12 +169,7 @@ impl Rules {
     /// `arn:…:{apiId}/{stage}/`) followed by a path: every template of every rule that
     /// holds, each expanded once; a template whose placeholder cannot be filled safely
     /// grants nothing.
-    pub fn grant(
-        &self,
-        claims: &Map<String, Value>,
-        tenant: Option<&str>,
-        prefix: &str,
-    ) -> Vec<String> {
+    pub fn grant(&self, claims: &Claims, tenant: Option<&str>, prefix: &str) -> Vec<String> {
         let facts = self.facts(claims);
         let mut chosen = vec![false; self.templates.len()];
         for (rule, granted) in self.rules.iter().zip(&self.granted) {
@@ -198,7 +194,7 @@ impl Rules {
     }
 
     /// Each rule, each of its conditions, and whether they held for these claims.
-    pub fn explain<'a>(&'a self, claims: &Map<String, Value>) -> Vec<RuleReport<'a>> {
+    pub fn explain<'a>(&'a self, claims: &Claims) -> Vec<RuleReport<'a>> {
         let facts = self.facts(claims);
         self.rules
             .iter()
@@ -226,7 +222,7 @@ impl Rules {
     }
 
     /// The token's scopes and groups (only when some rule asks for them).
-    fn facts<'a>(&self, claims: &'a Map<String, Value>) -> Facts<'a> {
+    fn facts<'a>(&self, claims: &'a Claims) -> Facts<'a> {
         Facts {
             claims,
             scopes: if self.needs_scopes {
@@ -245,7 +241,7 @@ impl Rules {
 
 /// `scope` split on ASCII spaces (U+0020, RFC 6749 §3.3: a no-break space is part of a
 /// scope, not a separator), plus `scp` (an array of strings, or a space-separated string).
-pub fn scopes<'a>(claims: &'a Map<String, Value>) -> Vec<&'a str> {
+pub fn scopes<'a>(claims: &'a Claims) -> Vec<&'a str> {
     let split = |text: &'a str| text.split(' ').filter(|scope| !scope.is_empty());
     let mut out: Vec<&str> = Vec::new();
     if let Some(Value::String(scope)) = claims.get("scope") {
@@ -260,7 +256,7 @@ pub fn scopes<'a>(claims: &'a Map<String, Value>) -> Vec<&'a str> {
 }
 
 /// The groups claim: an array of strings (other elements ignored), or one string.
-pub fn groups<'a>(claims: &'a Map<String, Value>, claim: &str) -> Vec<&'a str> {
+pub fn groups<'a>(claims: &'a Claims, claim: &str) -> Vec<&'a str> {
     match claims.get(claim) {
         Some(Value::String(group)) => vec![group.as_str()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -289,13 +285,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap()
+    fn claims(value: Value) -> Claims {
+        Claims::from_json(value)
     }
 
     impl Rules {
         /// The granted paths alone (no API prefix).
-        fn paths(&self, claims: &Map<String, Value>) -> Vec<String> {
+        fn paths(&self, claims: &Claims) -> Vec<String> {
             self.grant(claims, None, "")
         }
     }

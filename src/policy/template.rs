@@ -3,10 +3,11 @@
 //! value can widen a policy. `{tenant}` is the tenant of a registered issuer (SPEC.md
 //! "Tenants"), never a claim: a token of a configured issuer cannot fill it.
 
+use crate::claims::Claims;
 use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The placeholder filled by a registered issuer's tenant, never by a claim.
 pub const TENANT_PLACEHOLDER: &str = "tenant";
@@ -112,24 +113,22 @@ impl Template {
     /// The resource path for these claims and `tenant` (a registered issuer's), or `None`
     /// when a placeholder's claim (or the tenant) is missing or not a safe segment (see
     /// [`claim_segment`]).
-    pub fn expand(&self, claims: &Map<String, Value>, tenant: Option<&str>) -> Option<String> {
+    pub fn expand(&self, claims: &Claims, tenant: Option<&str>) -> Option<String> {
         let mut out = String::new();
         self.expand_onto(claims, tenant, &mut out).then_some(out)
     }
 
     /// Appends the resource path for these claims and `tenant` to `out`; `false` (and
     /// `out` as it was) when a placeholder cannot be filled safely.
-    pub fn expand_onto(
-        &self,
-        claims: &Map<String, Value>,
-        tenant: Option<&str>,
-        out: &mut String,
-    ) -> bool {
+    pub fn expand_onto(&self, claims: &Claims, tenant: Option<&str>, out: &mut String) -> bool {
         let start = out.len();
         for part in &self.parts {
             let segment = match part {
                 Part::Literal(text) => Some(Cow::Borrowed(text.as_str())),
-                Part::Claim(name) => claims.get(name).and_then(claim_segment),
+                Part::Claim(name) => match claims.str(name) {
+                    Some(text) => is_safe_segment(text).then_some(Cow::Borrowed(text)),
+                    None => claims.get(name).and_then(claim_segment),
+                },
                 Part::Tenant => tenant.filter(|t| is_safe_segment(t)).map(Cow::Borrowed),
             };
             match segment {
@@ -198,8 +197,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap()
+    fn claims(value: Value) -> Claims {
+        Claims::from_json(value)
     }
 
     #[test]

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
 use super::cache::{Cache, Claim, Flight, Found};
 use super::decide::{self, Check, ERROR_WINDOW, Known, MAX_ITEMS, TokenIds, Via};
 use super::store::RevocationStore;
+use crate::claims::Claims;
 use crate::clock::{AtomicMono, Now};
 use crate::config::{OnError, RevocationSettings};
 use crate::error::TokenError;
@@ -63,12 +62,7 @@ impl Revocations {
     /// Whether the valid token of `issuer` with `claims` may pass at `now`: `Ok`, or
     /// [`TokenError::Revoked`], or (items unreadable and `REVOCATION_ON_ERROR=deny`)
     /// [`TokenError::RevocationUnavailable`].
-    pub async fn check(
-        &self,
-        issuer: &str,
-        claims: &Map<String, Value>,
-        now: Now,
-    ) -> Result<(), TokenError> {
+    pub async fn check(&self, issuer: &str, claims: &Claims, now: Now) -> Result<(), TokenError> {
         let ids = TokenIds::from_claims(claims);
         let items = decide::items(issuer, &ids);
         let wanted = items.as_slice();

@@ -13,9 +13,10 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::record::{Key, Revocation, Scope};
+use crate::claims::Claims;
 use crate::config::OnError;
 
 /// After a failed lookup, how long the container decides by `REVOCATION_ON_ERROR`
@@ -40,7 +41,7 @@ pub struct TokenIds<'a> {
 
 impl<'a> TokenIds<'a> {
     /// The ids of `claims`: non-empty strings, or integers written in decimal.
-    pub fn from_claims(claims: &'a Map<String, Value>) -> Self {
+    pub fn from_claims(claims: &'a Claims) -> Self {
         Self {
             sub: id(claims.get("sub")),
             iat: claims.get("iat").and_then(Value::as_f64),
@@ -235,14 +236,16 @@ mod tests {
     #[test]
     fn ids_are_read_from_the_claims() {
         let claims = json!({"sub": "alice", "iat": 5, "jti": "j", "origin_jti": "o"});
-        let ids = TokenIds::from_claims(claims.as_object().unwrap());
+        let claims = Claims::from_json(claims.clone());
+        let ids = TokenIds::from_claims(&claims);
         assert_eq!(
             (ids.sub.as_deref(), ids.iat, ids.jti.as_deref()),
             (Some("alice"), Some(5.0), Some("j"))
         );
         assert_eq!(ids.origin_jti.as_deref(), Some("o"));
         let claims = json!({"sub": 42, "jti": "", "origin_jti": ["o"], "iat": 1.5});
-        let ids = TokenIds::from_claims(claims.as_object().unwrap());
+        let claims = Claims::from_json(claims.clone());
+        let ids = TokenIds::from_claims(&claims);
         assert_eq!(
             ids.sub.as_deref(),
             Some("42"),
@@ -254,7 +257,7 @@ mod tests {
     #[test]
     fn a_token_needs_its_subject_jti_and_origin_jti_items_each_once() {
         let needs = |claims: Value| -> Vec<(Via, Scope, String)> {
-            let claims = claims.as_object().unwrap().clone();
+            let claims = Claims::from_json(claims);
             let ids = TokenIds::from_claims(&claims);
             items(ISS, &ids)
                 .as_slice()

@@ -4,10 +4,14 @@
 //! `client_id` for Cognito access tokens) and Cognito `token_use`. The verifier stops at
 //! the first failure; `authorizer-admin explain` runs and shows every one.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::{IssuerConfig, TokenUse};
 use crate::error::ClaimsError;
+
+mod set;
+
+pub use set::Claims;
 
 /// One check of the claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +55,7 @@ impl ClaimCheck {
     /// leeway.
     pub fn run(
         self,
-        claims: &Map<String, Value>,
+        claims: &Claims,
         issuer: &IssuerConfig,
         now: u64,
         skew: u64,
@@ -79,7 +83,7 @@ impl ClaimCheck {
             }
             Self::TokenUse => {
                 if let Some(token_use) = issuer.token_use {
-                    if claims.get("token_use").and_then(Value::as_str) != Some(token_use.as_str()) {
+                    if claims.str("token_use") != Some(token_use.as_str()) {
                         return Err(ClaimsError::TokenUse);
                     }
                 }
@@ -92,7 +96,7 @@ impl ClaimCheck {
 /// Every check for an authentic token at wall time `now`, stopping at the first failure;
 /// returns its `exp`.
 pub fn check_claims(
-    claims: &Map<String, Value>,
+    claims: &Claims,
     issuer: &IssuerConfig,
     now: u64,
     skew: u64,
@@ -104,7 +108,7 @@ pub fn check_claims(
 }
 
 /// A time claim: absent, or a JSON number.
-fn time(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, ClaimsError> {
+fn time(claims: &Claims, name: &str) -> Result<Option<f64>, ClaimsError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(ClaimsError::TimeNotNumeric),
@@ -114,24 +118,20 @@ fn time(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, ClaimsEr
 
 /// Whether the audience holds a configured one; an `aud` of the wrong type is an error
 /// whatever the token's kind.
-fn audience_accepted(
-    claims: &Map<String, Value>,
-    issuer: &IssuerConfig,
-) -> Result<bool, ClaimsError> {
-    let accepted = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| issuer.audience.iter().any(|a| a == s))
-    };
-    let aud_ok = match claims.get("aud") {
-        None => false,
-        Some(single @ Value::String(_)) => accepted(single),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-            items.iter().any(accepted)
-        }
-        Some(_) => return Err(ClaimsError::Audience),
+fn audience_accepted(claims: &Claims, issuer: &IssuerConfig) -> Result<bool, ClaimsError> {
+    let accepted = |s: &str| issuer.audience.iter().any(|a| a == s);
+    let aud_ok = match claims.str("aud") {
+        Some(single) => accepted(single),
+        None => match claims.get("aud") {
+            None => false,
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                items.iter().filter_map(Value::as_str).any(accepted)
+            }
+            Some(_) => return Err(ClaimsError::Audience),
+        },
     };
     Ok(match issuer.token_use {
-        Some(TokenUse::Access) => claims.get("client_id").is_some_and(accepted),
+        Some(TokenUse::Access) => claims.str("client_id").is_some_and(accepted),
         _ => aud_ok,
     })
 }
@@ -157,7 +157,13 @@ mod tests {
     }
 
     fn check(claims: Value, issuer: &IssuerConfig, skew: u64) -> Result<(), ClaimsError> {
-        check_claims(claims.as_object().unwrap(), issuer, 1_000, skew).map(|_exp| ())
+        check_claims(
+            &Claims::from(claims.as_object().cloned().unwrap()),
+            issuer,
+            1_000,
+            skew,
+        )
+        .map(|_exp| ())
     }
 
     #[test]
@@ -347,7 +353,7 @@ mod tests {
         let claims = json!({"exp": 2000, "client_id": "client-a", "token_use": "id", "aud": 5});
         let results: Vec<_> = ClaimCheck::ALL
             .iter()
-            .map(|c| c.run(claims.as_object().unwrap(), &i, 1_000, 0))
+            .map(|c| c.run(&Claims::from_json(claims.clone()), &i, 1_000, 0))
             .collect();
         assert_eq!(
             results,
