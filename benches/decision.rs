@@ -28,7 +28,6 @@ use jwt_authorizer::testkit::{
 use jwt_authorizer::{Authorizer, Config, ManualClock};
 use serde_json::{Value, json};
 
-
 fn authorizer(cache: &str) -> Authorizer {
     authorizer_with(cache, &[("POLICY_RESOURCES", "GET/hello/{sub}")], false)
 }

@@ -39,7 +39,10 @@ fn authorizer(cache: &str) -> Result<Authorizer, Box<dyn Error>> {
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [stage, alg, count] = args.as_slice() else {
-        return Err("usage: decision_profile <event|decode|signature|whole|repeated> <rs256|es256> <count>".into());
+        return Err(
+            "usage: decision_profile <event|decode|signature|whole|repeated> <rs256|es256> <count>"
+                .into(),
+        );
     };
     let key = match alg.as_str() {
         "rs256" => FixtureKey::Rsa,
