@@ -300,7 +300,7 @@ impl Authorizer {
     /// Deny. A registered issuer's `tenant` fills `{tenant}` and the context's `tenant`.
     fn grant(
         &self,
-        request: &AuthRequest,
+        request: &AuthRequest<'_>,
         claims: &Claims,
         tenant: Option<&str>,
     ) -> (Result<Answer, Unauthorized>, Reason) {
@@ -346,7 +346,7 @@ impl Authorizer {
 
     /// The answer for an absent or invalid token: `DENY_MODE` for REST and WebSocket;
     /// HTTP API never uses it.
-    fn reject(&self, request: &AuthRequest) -> Result<Answer, Unauthorized> {
+    fn reject(&self, request: &AuthRequest<'_>) -> Result<Answer, Unauthorized> {
         match (request.kind, self.decision.deny_mode) {
             (Kind::HttpApi, _) | (_, DenyMode::Deny) => Ok(self.deny(request)),
             (_, DenyMode::Unauthorized) => Err(Unauthorized),
@@ -354,7 +354,7 @@ impl Authorizer {
     }
 
     /// An explicit Deny on the whole stage (the answer is cached per token).
-    fn deny(&self, request: &AuthRequest) -> Answer {
+    fn deny(&self, request: &AuthRequest<'_>) -> Answer {
         let stage = || vec![format!("{}*", request.api_prefix)];
         match (request.kind, self.decision.http_api_response) {
             (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Map::new()),

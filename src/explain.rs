@@ -118,7 +118,7 @@ pub async fn explain(authorizer: &Authorizer, event: &str) -> Explanation {
 
 async fn explain_token(
     authorizer: &Authorizer,
-    request: &AuthRequest,
+    request: &AuthRequest<'_>,
     token: &str,
     out: &mut Explanation,
 ) {
@@ -306,7 +306,7 @@ async fn explain_token(
 /// (the decision below checks replay). Returns whether the token passed.
 fn explain_binding(
     verifier: &crate::verify::Verifier,
-    request: &AuthRequest,
+    request: &AuthRequest<'_>,
     token: &str,
     claims: &Claims,
     now: u64,
@@ -362,7 +362,7 @@ fn explain_binding(
 
 fn explain_rules(
     authorizer: &Authorizer,
-    request: &AuthRequest,
+    request: &AuthRequest<'_>,
     claims: &Claims,
     tenant: Option<&str>,
     out: &mut Explanation,
@@ -440,7 +440,7 @@ fn explain_rules(
 }
 
 /// The route an ARN calls (`GET/hello/u1`), after its API and stage.
-fn route(request: &AuthRequest) -> Option<&str> {
+fn route<'a>(request: &'a AuthRequest<'_>) -> Option<&'a str> {
     request.arn.strip_prefix(&request.api_prefix)
 }
 

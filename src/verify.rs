@@ -282,7 +282,7 @@ impl Verifier {
     /// request, the client certificate; a cached token too: every proof is new), and with
     /// `REVOCATION=on` that no revocation item covers it (a cached token too: the cache
     /// never outlives a revocation). Never panics; every failure is a [`TokenError`].
-    pub async fn verify(&self, token: &str, request: &AuthRequest) -> Verification {
+    pub async fn verify(&self, token: &str, request: &AuthRequest<'_>) -> Verification {
         let mut verification = self.authenticate(token).await;
         if let Ok(claims) = &verification.result {
             let bound = match self.clock.now() {

@@ -583,11 +583,10 @@ async fn memory_stays_bounded_under_a_flood_of_unique_proofs() {
     // JSON around it (which costs more than the proof in a debug build).
     let a = authorizer(&jwks, &[]).await;
     let token = bound_token(FixtureKey::Ed25519);
-    let request = jwt_authorizer::events::parse(
-        &rest_custom(&token, "p").to_string(),
-        &jwt_authorizer::token::TokenSource::defaults(),
-    )
-    .unwrap();
+    let event = rest_custom(&token, "p").to_string();
+    let request =
+        jwt_authorizer::events::parse(&event, &jwt_authorizer::token::TokenSource::defaults())
+            .unwrap();
     let claims =
         jwt_authorizer::claims::Claims::from_json(jwt_authorizer::testkit::compact_claims(&token));
     let binding = a.verifier().binding();

@@ -97,7 +97,8 @@ mod tests {
             event["methodArn"],
             "arn:aws:execute-api:{region}:{account}:{api}/{stage}/GET/hello/x"
         );
-        let parsed = crate::events::parse(&event.to_string(), &[]).unwrap();
+        let text = event.to_string();
+        let parsed = crate::events::parse(&text, &[]).unwrap();
         assert_eq!(parsed.api_prefix, ROUTE_ARN_PREFIX);
         let connect: serde_json::Value =
             serde_json::from_str(&token_event("a.b.c", "", "$connect")).unwrap();

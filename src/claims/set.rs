@@ -44,6 +44,9 @@ impl Claims {
     /// Reads a JSON object's members; anything else, or JSON a `serde_json::Map` would
     /// refuse, is an error.
     pub fn parse(text: String) -> Result<Self, serde_json::Error> {
+        if let Some(members) = Flat::read(&text) {
+            return Ok(Self { text, members });
+        }
         let base = text.as_ptr() as usize;
         let mut deserializer = serde_json::Deserializer::from_str(&text);
         let members = deserializer.deserialize_map(MembersVisitor { base })?;
@@ -280,6 +283,134 @@ impl<'de> Visitor<'de> for MembersVisitor {
     }
 }
 
+/// The common payload read in one pass without serde: an object whose names have no
+/// escapes and whose values are plain strings, small integers, `true`, `false`, `null`
+/// or arrays of plain strings (groups, audiences). Anything else (an escape, a control
+/// character, another number, another array, an object, a syntax error) returns `None`
+/// at once and the text goes to serde, so what this accepts is a subset of JSON that
+/// serde reads the same way.
+struct Flat<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Flat<'a> {
+    fn read(text: &'a str) -> Option<Vec<Member>> {
+        let mut flat = Flat {
+            bytes: text.as_bytes(),
+            at: 0,
+        };
+        let mut members = Vec::with_capacity(16);
+        flat.expect(b'{')?;
+        if flat.peek() == Some(b'}') {
+            flat.at += 1;
+        } else {
+            loop {
+                let name = flat.string()?;
+                flat.expect(b':')?;
+                members.push(flat.member(name)?);
+                match flat.next()? {
+                    b',' => continue,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        flat.whitespace();
+        (flat.at == flat.bytes.len()).then_some(members)
+    }
+
+    fn whitespace(&mut self) {
+        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    /// A string without escapes or control characters: where its text lies, quotes
+    /// excluded.
+    fn string(&mut self) -> Option<(usize, usize)> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let end = start + memchr::memchr2(b'"', b'\\', self.bytes.get(start..)?)?;
+        let inside = self.bytes.get(start..end)?;
+        if self.bytes.get(end) != Some(&b'"') || inside.iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        self.at = end + 1;
+        Some((start, end))
+    }
+
+    /// An array of plain strings, built.
+    fn strings(&mut self) -> Option<Value> {
+        self.expect(b'[')?;
+        let mut items = Vec::new();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(Value::Array(items));
+        }
+        loop {
+            let (start, end) = self.string()?;
+            let text = std::str::from_utf8(self.bytes.get(start..end)?).ok()?;
+            items.push(Value::String(text.to_owned()));
+            match self.next()? {
+                b',' => continue,
+                b']' => return Some(Value::Array(items)),
+                _ => return None,
+            }
+        }
+    }
+
+    fn member(&mut self, (start, end): (usize, usize)) -> Option<Member> {
+        let name = Name::Span(start, end);
+        if self.peek()? == b'"' {
+            let (start, end) = self.string()?;
+            return Some(Member {
+                name,
+                raw: (start - 1, end + 1),
+                value: OnceLock::new(),
+            });
+        }
+        if self.peek()? == b'[' {
+            return Some(Member {
+                name,
+                raw: (0, 0),
+                value: OnceLock::from(self.strings()?),
+            });
+        }
+        let from = self.at;
+        while matches!(self.bytes.get(self.at), Some(b'0'..=b'9' | b'a'..=b'z')) {
+            self.at += 1;
+        }
+        let word = std::str::from_utf8(self.bytes.get(from..self.at)?).ok()?;
+        let value = match word {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "null" => Value::Null,
+            digits => Value::from(small_integer(digits)?),
+        };
+        Some(Member {
+            name,
+            raw: (0, 0),
+            value: OnceLock::from(value),
+        })
+    }
+}
+
 /// A value's JSON text that is a plain non-negative integer of up to 18 digits (`exp`,
 /// `iat`, `nbf`, `auth_time`: what most non-string claims are), read without a second
 /// JSON parse; the same number `serde_json` reads. A leading zero is left to it (JSON
@@ -389,6 +520,104 @@ mod tests {
             if serde_json::from_str::<Map<String, Value>>(text).is_err() {
                 assert!(parse(text).is_err(), "{text}");
             }
+        }
+    }
+
+    /// The one-pass reader takes the common payload and leaves everything else to serde;
+    /// either way the result is a `Map` parse's.
+    #[test]
+    fn the_flat_reader_takes_the_common_payload_only() {
+        for text in [
+            r#"{"iss":"https://i","sub":"s","exp":1800003600,"b":true,"f":false,"z":null,"e":""}"#,
+            " { \"a\" : 12 ,\n\t\"b\":\"y\" } \r\n",
+            r#"{}"#,
+            r#"{"a":0,"a":"again"}"#,
+            r#"{"g":["ops","dev"],"h":[],"i":[ "x" ,"y" ]}"#,
+            "{\"del\":\"\u{7f}\",\"é\":\"ü\"}",
+        ] {
+            assert!(Flat::read(text).is_some(), "{text}");
+            same_as_map(text);
+        }
+        for text in [
+            r#"{"a":"\u0041"}"#,
+            r#"{"a\n":1}"#,
+            r#"{"a":1.5}"#,
+            r#"{"a":-1}"#,
+            r#"{"a":1e3}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":["x",1]}"#,
+            r#"{"a":["x",]}"#,
+            r#"{"a":[,"x"]}"#,
+            r#"{"a":["x""y"]}"#,
+            r#"{"a":["x"}"#,
+            r#"{"a":[["x"]]}"#,
+            r#"{"a":["\u0041"]}"#,
+            r#"{"a":{}}"#,
+            r#"{"a":01}"#,
+            r#"{"a":18446744073709551615}"#,
+            r#"{"a":truex}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"x" "b":1}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1"#,
+            r#"{"a" 1}"#,
+            "{\"a\":\"x\u{1}\"}",
+            r#"[]"#,
+            r#""#,
+        ] {
+            assert!(Flat::read(text).is_none(), "{text}");
+            same_as_map(text);
+        }
+    }
+
+    /// Random texts over the characters that matter to both readers, each judged by both.
+    #[test]
+    fn random_texts_are_read_as_a_map_reads_them() {
+        let pieces = [
+            "{",
+            "}",
+            "\"",
+            ":",
+            ",",
+            " ",
+            "\n",
+            "a",
+            "b",
+            "0",
+            "1",
+            "7",
+            "-",
+            ".",
+            "e",
+            "true",
+            "false",
+            "null",
+            "\\",
+            "u",
+            "[",
+            "]",
+            "[\"g\"",
+            "\"h\"]",
+            "\u{1}",
+            "é",
+            "\"a\":",
+            "\"b\":\"x\"",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..50_000 {
+            let len = 1 + next() % 14;
+            let mut text = String::from("{");
+            for _ in 0..len {
+                text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            same_as_map(&text);
         }
     }
 

@@ -12,7 +12,10 @@ use crate::error::TokenError;
 use crate::token::{Scheme, TokenOrigin, TokenSource, authorization, from_sources};
 
 /// Translates an HTTP API 2.0 event.
-pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+pub(super) fn translate(
+    event: &str,
+    sources: &[TokenSource],
+) -> Result<AuthRequest<'static>, EventError> {
     let event = serde_json::from_str::<ApiGatewayV2CustomAuthorizerV2Request>(event)
         .map_err(|_| EventError::Malformed("http_api"))?;
     let from_configured = from_sources(

@@ -17,7 +17,10 @@ use super::{AuthRequest, EventError, Kind, Possession, owned, request};
 use crate::token::{TokenSource, from_sources};
 
 /// Translates a REST REQUEST event.
-pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+pub(super) fn translate(
+    event: &str,
+    sources: &[TokenSource],
+) -> Result<AuthRequest<'static>, EventError> {
     translate_as(Kind::RestRequest, event, sources)
 }
 
@@ -133,7 +136,7 @@ pub(super) fn translate_as(
     kind: Kind,
     event: &str,
     sources: &[TokenSource],
-) -> Result<AuthRequest, EventError> {
+) -> Result<AuthRequest<'static>, EventError> {
     let event = serde_json::from_str::<Request<'_>>(event)
         .map_err(|_| EventError::Malformed(kind.as_str()))?;
     let token = from_sources(

@@ -2,16 +2,23 @@
 //! The event has no other field worth reading, so it is translated from the one
 //! borrowed pass that recognised its kind (see `Shape` in `events/mod.rs`).
 
+use std::borrow::Cow;
+
 use super::{AuthRequest, EventError, Kind, Possession, Shape, owned, request};
 use crate::error::TokenError;
 use crate::token::{TokenOrigin, authorization};
 
 /// Translates a TOKEN event. A `DPoP` scheme is recorded as such: a TOKEN event carries
 /// no other header, so no proof, and the binding step refuses it.
-pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest, EventError> {
-    let token = match shape.authorization_token.as_deref() {
-        Some(value) => authorization(value)
-            .map(|(token, scheme)| owned((token, TokenOrigin::AuthorizationToken, scheme))),
+pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest<'_>, EventError> {
+    let origin = TokenOrigin::AuthorizationToken;
+    let token = match shape.authorization_token.map(|text| text.0) {
+        Some(Cow::Borrowed(value)) => {
+            authorization(value).map(|(token, scheme)| (Cow::Borrowed(token), origin, scheme))
+        }
+        Some(Cow::Owned(value)) => {
+            authorization(&value).map(|(token, scheme)| owned((token, origin, scheme)))
+        }
         None => Err(TokenError::Missing),
     };
     request(
@@ -31,8 +38,21 @@ mod tests {
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/hello/u1";
 
-    fn translate(event: Value) -> Result<AuthRequest, EventError> {
-        super::super::parse(&event.to_string(), &crate::token::TokenSource::defaults())
+    fn translate(event: Value) -> Result<AuthRequest<'static>, EventError> {
+        let text: &'static str = Box::leak(event.to_string().into_boxed_str());
+        super::super::parse(text, &crate::token::TokenSource::defaults())
+    }
+
+    #[test]
+    fn the_token_is_borrowed_from_the_event_unless_it_has_escapes() {
+        let plain =
+            json!({"type": "TOKEN", "authorizationToken": "Bearer t.o.k", "methodArn": ARN})
+                .to_string();
+        let r = super::super::parse(&plain, &[]).unwrap();
+        assert!(matches!(r.token, Ok(Cow::Borrowed("t.o.k"))));
+        let escaped = plain.replace("t.o.k", "t.o\\u002ek");
+        let r = super::super::parse(&escaped, &[]).unwrap();
+        assert_eq!(r.token, Ok(Cow::Owned("t.o.k".to_owned())));
     }
 
     #[test]

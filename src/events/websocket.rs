@@ -6,7 +6,10 @@ use super::{AuthRequest, EventError, Kind, rest_request};
 use crate::token::TokenSource;
 
 /// Translates a WebSocket `$connect` event.
-pub(super) fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest, EventError> {
+pub(super) fn translate(
+    event: &str,
+    sources: &[TokenSource],
+) -> Result<AuthRequest<'static>, EventError> {
     rest_request::translate_as(Kind::WebSocket, event, sources)
 }
 
