@@ -1,13 +1,7 @@
 //! End to end: the built `authorizer` binary under the Lambda Runtime API, verifying real
 //! access tokens issued by moto_server's Cognito emulation, with `JWKS_URL` pointed there.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
