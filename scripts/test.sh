@@ -19,8 +19,9 @@
 # two npm installs the peers need start in the background, since they wait on the
 # network and the disk more than on the CPU; one cargo build compiles everything Rust
 # the run needs (the tests, the binaries, the examples the differential and the DPoP
-# interop run); the tests run; then each background job's output is shown (its failure
-# fails the run) before the steps that need it. Usage: scripts/test.sh
+# interop run); each background job's output is shown (its failure fails the run) before
+# the step that needs it: the template checks and the CDK synth before the tests, so
+# they never take the CPU from the tests that measure time. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/tools.sh
@@ -36,9 +37,15 @@ echo "== cargo build: the tests, the binaries, the differential's and the DPoP i
 # cargo test, the refresher the end-to-end test runs and the examples reuse it all.
 cargo build --locked --workspace --lib --bins --tests --example differential --example dpop_interop
 
+echo "== SAM templates: cfn-lint, sam validate --lint, checks against the code"
+tools_await sam
+
+echo "== examples/cdk: cdk synth offline, the template and cdk-nag's findings checked"
+tools_await cdk
+
 echo "== cargo test (unit, integration, end-to-end)"
-# moto_server and the Cognito helper come from the Python tools (installed by the
-# template job on a machine that never had them; this waits for it).
+# moto_server and the Cognito helper come from the Python tools (made ready by the
+# template job above; this only puts them on PATH).
 ensure_python_tools
 # Two test threads per core: the integration tests mostly wait (on moto_server starting,
 # on the timeouts and cooldowns they exercise), so the cores' count (the default) leaves
@@ -46,12 +53,6 @@ ensure_python_tools
 # by the caller wins.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-$((2 * $(nproc)))}" \
   cargo test --locked --workspace --lib --bins --tests
-
-echo "== SAM templates: cfn-lint, sam validate --lint, checks against the code"
-tools_await sam
-
-echo "== examples/cdk: cdk synth offline, the template and cdk-nag's findings checked"
-tools_await cdk
 
 echo "== differential: this authorizer, aws-jwt-verify, jose and jsonwebtoken on one corpus"
 tools_await npm-differential
