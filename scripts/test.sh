@@ -35,7 +35,7 @@ tools_start npm-dpop-interop npm_ci_locked tests/dpop_interop
 echo "== cargo build: the tests, the binaries, the differential's and the DPoP interop's examples"
 # One invocation, so one feature resolution (dev-dependencies on) for all of it:
 # cargo test, the refresher the end-to-end test runs and the examples reuse it all.
-cargo build --locked --workspace --lib --bins --tests --example differential --example dpop_interop
+cargo build --workspace --lib --bins --tests --example differential --example dpop_interop
 
 echo "== SAM templates: cfn-lint, sam validate --lint, checks against the code"
 tools_await sam
@@ -52,7 +52,7 @@ ensure_python_tools
 # them idle; on 2 cores 4 threads take 23 s where 2 took 33 to 41. RUST_TEST_THREADS set
 # by the caller wins.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-$((2 * $(nproc)))}" \
-  cargo test --locked --workspace --lib --bins --tests
+  cargo test --workspace --lib --bins --tests
 
 echo "== differential: this authorizer, aws-jwt-verify, jose and jsonwebtoken on one corpus"
 tools_await npm-differential
