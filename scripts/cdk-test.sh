@@ -7,14 +7,13 @@
 # unfixed or unacknowledged. Run by scripts/test.sh. Needs node >= 20 with npm.
 # Usage: scripts/cdk-test.sh
 set -euo pipefail
-cd "$(dirname "$0")/../examples/cdk"
+cd "$(dirname "$0")/.."
+# shellcheck source=lib/tools.sh
+source scripts/lib/tools.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "cdk-test: $tool is required" >&2; exit 1; }
 done
-want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [[ ! -f node_modules/.lock-sha256 || $(<node_modules/.lock-sha256) != "$want" ]]; then
-  npm ci --no-audit --no-fund --loglevel=error
-  printf '%s\n' "$want" >node_modules/.lock-sha256
-fi
+npm_ci_locked examples/cdk
+cd examples/cdk
 export CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true
 node --test test/synth.test.mjs

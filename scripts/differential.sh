@@ -12,6 +12,8 @@
 # by default). Needs cargo, node >= 18 with npm, python3. Output: target/differential/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/tools.sh
+source scripts/lib/tools.sh
 
 seed=()
 if [[ ${1:-} == --seed ]]; then
@@ -33,18 +35,17 @@ cargo run --quiet --locked --example differential -- "$out" "${seed[@]}"
 
 echo "== differential: aws-jwt-verify"
 dir=tests/differential
-want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -f $dir/node_modules/.lock-sha256 || $(<"$dir/node_modules/.lock-sha256") != "$want" ]]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  printf '%s\n' "$want" >"$dir/node_modules/.lock-sha256"
-fi
+npm_ci_locked "$dir"
 node "$dir/aws-jwt-verify.mjs" "$out"
 
 echo "== differential: DPoP proofs, judged by jose beside this authorizer"
 node "$dir/jose-dpop.mjs" "$out"
 
 echo "== differential: jsonwebtoken"
-cargo run --quiet --locked --manifest-path "$dir/jsonwebtoken/Cargo.toml" --target-dir target -- "$out"
+# Built in the project's target directory with the project's dev profile, so it reuses
+# the dependencies the two workspaces share (aws-lc above all) instead of compiling them.
+cargo run --quiet --locked --manifest-path "$dir/jsonwebtoken/Cargo.toml" \
+  --target-dir "${CARGO_TARGET_DIR:-target}" -- "$out"
 
 echo "== differential: compare"
 python3 "$dir/compare.py" "$out"

@@ -10,16 +10,14 @@
 # Usage: scripts/dpop-interop.sh. Needs cargo, node >= 20.19 with npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/tools.sh
+source scripts/lib/tools.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "dpop interop: $tool is required" >&2; exit 1; }
 done
 
 dir=tests/dpop_interop
-want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -f $dir/node_modules/.lock-sha256 || $(<"$dir/node_modules/.lock-sha256") != "$want" ]]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  printf '%s\n' "$want" >"$dir/node_modules/.lock-sha256"
-fi
+npm_ci_locked "$dir"
 
 cargo build --quiet --locked --example dpop_interop
 target_dir="${CARGO_TARGET_DIR:-target}"

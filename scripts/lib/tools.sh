@@ -5,6 +5,9 @@
 #   ensure_python_tools          # .venv/ with requirements.txt (shared per machine), put on PATH
 #   start_moto MOTO_URL          # moto_server in the background; MOTO_URL=http://127.0.0.1:PORT
 #   port="$(free_port)"          # a free TCP port on 127.0.0.1
+#   npm_ci_locked DIR            # DIR/node_modules as DIR/package-lock.json pins it (npm ci once)
+#   tools_start NAME CMD...      # CMD in the background, its output kept for...
+#   tools_await NAME             # ...waiting for it: prints that output, fails if CMD failed
 #
 # Background processes started here are killed by a single EXIT trap; an EXIT
 # trap the caller had set before is kept and run after them. Add your own pids
@@ -13,19 +16,24 @@
 
 TOOLS_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 _TOOLS_PIDS=()
+_TOOLS_GROUPS=()
 _TOOLS_TMPFILES=()
+declare -A _TOOLS_JOB_PID=() _TOOLS_JOB_LOG=()
 _TOOLS_TRAP_SET=""
 _TOOLS_PREV_EXIT_TRAP=""
 
-# The one EXIT handler: kill every registered pid, remove temp files, then run
-# whatever EXIT trap was there before ours. Never fails (the script's exit
-# status is kept).
+# The one EXIT handler: kill every registered pid and the process group of every job
+# (tools_start), remove temp files, then run whatever EXIT trap was there before ours.
+# Never fails (the script's exit status is kept).
 _tools_on_exit() {
   local pid f
   for pid in "${_TOOLS_PIDS[@]+"${_TOOLS_PIDS[@]}"}"; do
     kill "$pid" 2>/dev/null || true
   done
-  for pid in "${_TOOLS_PIDS[@]+"${_TOOLS_PIDS[@]}"}"; do
+  for pid in "${_TOOLS_GROUPS[@]+"${_TOOLS_GROUPS[@]}"}"; do
+    kill -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${_TOOLS_PIDS[@]+"${_TOOLS_PIDS[@]}"}" "${_TOOLS_GROUPS[@]+"${_TOOLS_GROUPS[@]}"}"; do
     wait "$pid" 2>/dev/null || true
   done
   for f in "${_TOOLS_TMPFILES[@]+"${_TOOLS_TMPFILES[@]}"}"; do
@@ -57,6 +65,65 @@ _tools_install_trap() {
 tools_kill_on_exit() {
   _tools_install_trap
   _TOOLS_PIDS+=("$@")
+}
+
+# tools_start NAME CMD...: run CMD (a command or a function) in the background, in a
+# process group of its own so that the EXIT trap stops it with everything it started
+# (npm, node, pip), with stdin from /dev/null and its output into a temp file. For work
+# that waits on the network or the disk while the caller compiles. Must be called
+# directly, not inside $(...).
+tools_start() {
+  local name="${1:?usage: tools_start NAME CMD...}" log pid monitor=""
+  shift
+  _tools_install_trap
+  log="$(mktemp "${TMPDIR:-/tmp}/tools-$name.XXXXXX")"
+  _TOOLS_TMPFILES+=("$log")
+  # Job control gives the job its own process group; only for this one fork.
+  [[ $- == *m* ]] && monitor=1
+  set -m
+  ("$@") </dev/null >"$log" 2>&1 &
+  pid=$!
+  [[ -n $monitor ]] || set +m
+  _TOOLS_GROUPS+=("$pid")
+  _TOOLS_JOB_PID[$name]="$pid"
+  _TOOLS_JOB_LOG[$name]="$log"
+}
+
+# tools_await NAME: wait for the job NAME (tools_start), print its output, and return
+# its exit status (non-zero with a line naming it when it failed).
+tools_await() {
+  local name="${1:?usage: tools_await NAME}" status=0
+  if [[ -z ${_TOOLS_JOB_PID[$name]:-} ]]; then
+    echo "tools: no job named $name" >&2
+    return 1
+  fi
+  wait "${_TOOLS_JOB_PID[$name]}" || status=$?
+  cat "${_TOOLS_JOB_LOG[$name]}"
+  if ((status != 0)); then
+    echo "tools: $name failed (exit $status); its output is above" >&2
+  fi
+  return "$status"
+}
+
+# npm_ci_locked DIR: DIR/node_modules holds what DIR/package-lock.json pins: `npm ci`
+# when node_modules/.lock-sha256 is not the lock's hash (a fresh clone, a changed
+# lock), else nothing. Under a lock on the lock file, so two scripts installing the same
+# DIR at once install it once.
+npm_ci_locked() {
+  local dir="${1:?usage: npm_ci_locked DIR}" want fd
+  command -v npm >/dev/null || { echo "tools: npm is required (node >= 20 with npm)" >&2; return 1; }
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)" || return 1
+  exec {fd}<"$dir/package-lock.json" || return 1
+  if command -v flock >/dev/null; then flock "$fd"; fi
+  if [[ ! -f $dir/node_modules/.lock-sha256 || $(<"$dir/node_modules/.lock-sha256") != "$want" ]]; then
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      exec {fd}<&-
+      echo "tools: npm ci in $dir failed" >&2
+      return 1
+    fi
+    printf '%s\n' "$want" >"$dir/node_modules/.lock-sha256"
+  fi
+  exec {fd}<&-
 }
 
 # free_port: print a TCP port on 127.0.0.1 that is free right now.

@@ -2,14 +2,8 @@
 //! moto_server's DynamoDB: `revoke` writes the items (never narrowing one), `keys`
 //! lists the key items, and every mistake or an unreachable table is one line on
 //! stderr with a non-zero exit.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

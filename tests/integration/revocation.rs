@@ -3,14 +3,8 @@
 //! the bound with the token cache; a dead table under either `REVOCATION_ON_ERROR`;
 //! concurrent misses; revocation off. Scenarios that need exact timing of concurrent
 //! lookups use the in-memory store behind the same trait.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,14 +1,8 @@
 //! The cache of verified tokens cannot change a decision: each request still gets its own
 //! policy, nothing is served past `exp`, a key reload or a tampered token forces a full
 //! check, and disabling the cache gives the same answers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use common::jwks_server::{Behavior, JwksServer};
 use common::*;

@@ -1,13 +1,7 @@
 //! The refresher against moto_server's DynamoDB and loopback JWKS endpoints: success,
 //! change detection, and every failure mode leaving the item byte-for-byte unchanged.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,14 +1,8 @@
 //! Authorization rules through the handler, for every API Gateway kind: a route granted by
 //! a scope, a group or a claim value to one token and not another; the explicit Deny for
 //! a valid token no rule grants; HTTP API simple answers only for a granted route.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use common::jwks_server::{Behavior, JwksServer};
 use common::*;

@@ -1,13 +1,7 @@
 //! `explain`: one decision step by step, through the authorizer's own functions, for valid,
 //! expired, forged and foreign tokens; never showing the token.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use common::jwks_server::{Behavior, JwksServer};
 use common::*;

@@ -1,13 +1,7 @@
 //! Each event kind of `events/`, end to end through the handler: Allow on the caller's own
 //! `/hello/{id}`, nothing on someone else's, and the configured denial for bad tokens.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use common::jwks_server::{Behavior, JwksServer};
 use common::*;

@@ -1,5 +1,5 @@
 //! Shared integration-test kit: loopback servers, the `events/` files, configured
-//! authorizers, and token claims. Each test file uses the parts it needs.
+//! authorizers, and token claims. Each test module uses the parts it needs.
 #![allow(
     dead_code,
     clippy::unwrap_used,

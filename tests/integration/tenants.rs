@@ -7,14 +7,8 @@
 //! keep serving, unknown ones are refused and tried again); a configured issuer winning
 //! over a registry item with the same `iss`; the refresher covering active registered
 //! issuers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,14 +5,8 @@
 //! kind that cannot carry a proof are refused with their reasons; token cache hits still
 //! check the proof; with `DPOP_REPLAY=table` two containers share one moto_server table,
 //! and a table that never answers is decided by `DPOP_REPLAY_ON_ERROR` in bounded time.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

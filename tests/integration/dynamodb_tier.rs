@@ -1,14 +1,8 @@
 //! The DynamoDB tier through the real AWS SDK against moto_server on 127.0.0.1, with a
 //! JWKS endpoint on loopback whose requests are counted: write-through, cold starts served
 //! by the table, rotation, floods, outages of either side, and the conditional write.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

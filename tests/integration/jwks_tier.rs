@@ -1,13 +1,7 @@
 //! The JWKS tier against a real HTTP endpoint on 127.0.0.1: prefetch at init, rotation,
 //! cooldown-bounded reload on unknown kids, one shared in-flight fetch, and outages.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
