@@ -152,19 +152,23 @@ pub fn mint_hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
 /// The public JWK of `key` as a DPoP proof carries it: `kty`, `crv`, `x`, `y` / `n`, `e`
 /// only (no `kid`, `use` or `alg`). `RsaForeign` and `RsaRotated` are not published.
 pub fn public_jwk(key: FixtureKey) -> Value {
+    let mut jwk = published_jwk(key).as_object().expect("JWK").clone();
+    for member in ["kid", "use", "alg"] {
+        jwk.remove(member);
+    }
+    Value::Object(jwk)
+}
+
+/// The JWK `key` is published as in [`JWKS`].
+fn published_jwk(key: FixtureKey) -> Value {
     let jwks: Value = serde_json::from_str(JWKS).expect("JWKS fixture");
-    let published = jwks["keys"]
+    jwks["keys"]
         .as_array()
         .expect("keys")
         .iter()
         .find(|k| k["kid"] == key.kid())
         .expect("published fixture key")
-        .clone();
-    let mut jwk = published.as_object().expect("JWK").clone();
-    for member in ["kid", "use", "alg"] {
-        jwk.remove(member);
-    }
-    Value::Object(jwk)
+        .clone()
 }
 
 /// The `cnf.jkt` of a token bound to `key` (RFC 7638 thumbprint of [`public_jwk`]).
@@ -243,13 +247,7 @@ pub fn token_event(token: &str) -> String {
 /// The public key of `key` (RS256 or ES256) as aws-lc-rs parses it once, from [`JWKS`]:
 /// what a bare signature check, without the authorizer around it, is measured with.
 pub fn parsed_public_key(key: FixtureKey) -> lc::ParsedPublicKey {
-    let jwks: Value = serde_json::from_str(JWKS).expect("JWKS fixture");
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == key.kid())
-        .expect("published fixture key");
+    let jwk = published_jwk(key);
     let field = |name: &str| {
         URL_SAFE_NO_PAD
             .decode(jwk[name].as_str().expect("JWK member"))

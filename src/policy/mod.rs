@@ -163,6 +163,15 @@ impl PolicyAnswer {
         self.effect == Effect::Allow && self.resources.iter().any(|r| wildcard_match(r, arn))
     }
 
+    fn json(&self, usage_identifier_key: Option<Option<&'static str>>) -> PolicyJson<'_> {
+        PolicyJson {
+            principal_id: &self.principal_id,
+            policy_document: self.document(),
+            context: &self.context,
+            usage_identifier_key,
+        }
+    }
+
     fn document(&self) -> Document<'_> {
         Document {
             version: "2012-10-17",
@@ -178,19 +187,8 @@ impl PolicyAnswer {
 impl Serialize for Answer {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Policy(p) => RestJson {
-                principal_id: &p.principal_id,
-                policy_document: p.document(),
-                context: &p.context,
-                usage_identifier_key: None,
-            }
-            .serialize(serializer),
-            Self::HttpIam(p) => HttpIamJson {
-                principal_id: &p.principal_id,
-                policy_document: p.document(),
-                context: &p.context,
-            }
-            .serialize(serializer),
+            Self::Policy(p) => p.json(Some(None)).serialize(serializer),
+            Self::HttpIam(p) => p.json(None).serialize(serializer),
             Self::Simple(a) => SimpleJson {
                 is_authorized: a.is_authorized,
                 context: &a.context,
@@ -200,21 +198,16 @@ impl Serialize for Answer {
     }
 }
 
+/// A policy answer's JSON: REST's carries `usageIdentifierKey` (`null`), HTTP API's has
+/// no such member.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RestJson<'a> {
+struct PolicyJson<'a> {
     principal_id: &'a str,
     policy_document: Document<'a>,
     context: &'a Map<String, Value>,
-    usage_identifier_key: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HttpIamJson<'a> {
-    principal_id: &'a str,
-    policy_document: Document<'a>,
-    context: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_identifier_key: Option<Option<&'a str>>,
 }
 
 #[derive(Serialize)]
