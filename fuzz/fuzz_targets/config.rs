@@ -101,8 +101,14 @@ fuzz_target!(|data: &[u8]| {
             if decision.http_api_response == HttpApiResponse::Simple
                 && !decision.rules.grant_every_route_to_every_token()
             {
-                let cache = env.get("HTTP_API_CACHE").map(|v| v.trim().to_ascii_lowercase());
-                assert_eq!(cache.as_deref(), Some("off"), "simple answers with narrower grants");
+                let cache = env
+                    .get("HTTP_API_CACHE")
+                    .map(|v| v.trim().to_ascii_lowercase());
+                assert_eq!(
+                    cache.as_deref(),
+                    Some("off"),
+                    "simple answers with narrower grants"
+                );
             }
             for issuer in &config.issuers {
                 assert!(

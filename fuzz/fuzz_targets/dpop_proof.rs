@@ -61,11 +61,15 @@ fuzz_target!(|data: &[u8]| {
         now: NOW,
     };
     let checked = proof::check(&proof, &rules, &expected);
-    if let Ok((_, claims)) = proof::parse(&proof) {
-        if let Some(Some(target)) = claims.get("htu").and_then(Value::as_str).map(htu::parse) {
-            let again = htu::parse(&format!("{}{}", target.origin, target.path));
-            assert_eq!(again.as_ref(), Some(&target), "htu normalization is not idempotent");
-        }
+    if let Ok((_, claims)) = proof::parse(&proof)
+        && let Some(Some(target)) = claims.get("htu").and_then(Value::as_str).map(htu::parse)
+    {
+        let again = htu::parse(&format!("{}{}", target.origin, target.path));
+        assert_eq!(
+            again.as_ref(),
+            Some(&target),
+            "htu normalization is not idempotent"
+        );
     }
     let Ok(proven) = checked else {
         return;
@@ -75,13 +79,19 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(header.get("typ"), Some(&json!("dpop+jwt")));
     let alg = header.get("alg").and_then(Value::as_str);
     assert!(matches!(alg, Some("ES256" | "EdDSA")), "{alg:?}");
-    assert!(mode & 1 == 1 && mode & 2 == 0, "only the P-256 key's proofs are bound");
+    assert!(
+        mode & 1 == 1 && mode & 2 == 0,
+        "only the P-256 key's proofs are bound"
+    );
     let mut jwk: Map<String, Value> = header["jwk"].as_object().expect("jwk").clone();
     jwk.retain(|k, _| ["kty", "crv", "x", "y"].contains(&k.as_str()));
     assert_eq!(Value::Object(jwk), public_jwk(FixtureKey::Ec256));
     assert_eq!(proven.jkt, jkt(FixtureKey::Ec256));
     assert!(!proven.jti.is_empty() && proven.jti.len() <= 256);
-    assert_eq!(claims.get("jti").and_then(Value::as_str), Some(proven.jti.as_str()));
+    assert_eq!(
+        claims.get("jti").and_then(Value::as_str),
+        Some(proven.jti.as_str())
+    );
     assert_eq!(claims.get("htm"), Some(&json!("GET")));
     let target = htu::parse(claims["htu"].as_str().expect("htu")).expect("htu parses");
     assert_eq!(

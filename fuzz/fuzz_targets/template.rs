@@ -76,7 +76,10 @@ fuzz_target!(|data: &[u8]| {
     );
     let expanded = template.expand(&claims_read, tenant.as_deref());
     let model = fuzz_support::expand(&printed, &claims, tenant.as_deref());
-    assert_eq!(expanded, model, "{printed} with {claims:?}, tenant {tenant:?}");
+    assert_eq!(
+        expanded, model,
+        "{printed} with {claims:?}, tenant {tenant:?}"
+    );
     if let Some(path) = &expanded {
         let literal: String = {
             let mut out = String::new();

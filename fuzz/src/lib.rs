@@ -439,10 +439,10 @@ pub fn granted(setup: &Setup, claims: &Map<String, Value>) -> Vec<String> {
     for rule in &setup.rules {
         if holds(rule, claims, setup.groups_claim) {
             for t in &rule.resources {
-                if let Some(path) = expand(t, claims, None) {
-                    if !out.contains(&path) {
-                        out.push(path);
-                    }
+                if let Some(path) = expand(t, claims, None)
+                    && !out.contains(&path)
+                {
+                    out.push(path);
                 }
             }
         }
@@ -505,10 +505,10 @@ pub fn claims_problem(
     if !audience_ok {
         return Err("audience");
     }
-    if let Some(token_use) = issuer.token_use {
-        if claims.get("token_use").and_then(Value::as_str) != Some(token_use) {
-            return Err("token_use");
-        }
+    if let Some(token_use) = issuer.token_use
+        && claims.get("token_use").and_then(Value::as_str) != Some(token_use)
+    {
+        return Err("token_use");
     }
     Ok(())
 }
