@@ -27,10 +27,24 @@ pub struct Claims {
 
 struct Member {
     name: Name,
-    /// Where a plain string's JSON text (quotes included) lies in `text`; unused once
-    /// the value is built.
+    /// Where a plain string's JSON text (quotes included) lies in `text`.
     raw: (usize, usize),
-    value: OnceLock<Value>,
+    value: Slot,
+}
+
+/// A member's value: built when read, or (a plain string) when first asked for.
+enum Slot {
+    Built(Value),
+    Plain(OnceLock<Value>),
+}
+
+impl Slot {
+    fn get(&self) -> Option<&Value> {
+        match self {
+            Self::Built(value) => Some(value),
+            Self::Plain(cell) => cell.get(),
+        }
+    }
 }
 
 /// A member's name: where it lies in the text, or unescaped (a name with escapes, or
@@ -95,11 +109,14 @@ impl Claims {
     }
 
     fn value<'a>(&'a self, member: &'a Member) -> &'a Value {
-        member.value.get_or_init(|| {
-            let (start, end) = member.raw;
-            let inner = self.text.get(start + 1..end.saturating_sub(1));
-            Value::String(inner.unwrap_or_default().to_owned())
-        })
+        match &member.value {
+            Slot::Built(value) => value,
+            Slot::Plain(cell) => cell.get_or_init(|| {
+                let (start, end) = member.raw;
+                let inner = self.text.get(start + 1..end.saturating_sub(1));
+                Value::String(inner.unwrap_or_default().to_owned())
+            }),
+        }
     }
 
     /// Whether the token has the claim `name`.
@@ -197,7 +214,7 @@ impl From<Map<String, Value>> for Claims {
             .map(|(name, value)| Member {
                 name: Name::Owned(name.into()),
                 raw: (0, 0),
-                value: OnceLock::from(value),
+                value: Slot::Built(value),
             })
             .collect();
         Self {
@@ -264,7 +281,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
                 Member {
                     name,
                     raw: span(json),
-                    value: OnceLock::new(),
+                    value: Slot::Plain(OnceLock::new()),
                 }
             } else {
                 let value = match small_integer(json) {
@@ -274,7 +291,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
                 Member {
                     name,
                     raw: (0, 0),
-                    value: OnceLock::from(value),
+                    value: Slot::Built(value),
                 }
             };
             members.push(member);
@@ -382,14 +399,14 @@ impl<'a> Flat<'a> {
             return Some(Member {
                 name,
                 raw: (start - 1, end + 1),
-                value: OnceLock::new(),
+                value: Slot::Plain(OnceLock::new()),
             });
         }
         if self.peek()? == b'[' {
             return Some(Member {
                 name,
                 raw: (0, 0),
-                value: OnceLock::from(self.strings()?),
+                value: Slot::Built(self.strings()?),
             });
         }
         let from = self.at;
@@ -406,7 +423,7 @@ impl<'a> Flat<'a> {
         Some(Member {
             name,
             raw: (0, 0),
-            value: OnceLock::from(value),
+            value: Slot::Built(value),
         })
     }
 }
