@@ -26,6 +26,11 @@ fn table_registry(table: Option<&KeyTable>) -> Option<Arc<dyn RegistryStore>> {
     table.map(|table| Arc::new(TableRegistry::new(table)) as Arc<dyn RegistryStore>)
 }
 
+/// The revocation items in the keys table, when there is one.
+fn table_revocations(table: Option<&KeyTable>) -> Option<Arc<dyn RevocationStore>> {
+    table.map(|table| Arc::new(DynamoStore::new(table)) as Arc<dyn RevocationStore>)
+}
+
 /// `principalId` of answers to callers without a valid token.
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -92,17 +97,9 @@ impl Authorizer {
         clock: Arc<dyn Clock>,
         table: Option<KeyTable>,
     ) -> Result<Self, UpstreamError> {
-        let store: Option<Arc<dyn RevocationStore>> = match (config.revocation, &table) {
-            (None, _) => None,
-            (Some(_), Some(table)) => Some(Arc::new(DynamoStore::new(table))),
-            (Some(_), None) => {
-                return Err(UpstreamError::Transport(
-                    "REVOCATION=on needs the keys table client".into(),
-                ));
-            }
-        };
+        let revocations = table_revocations(table.as_ref());
         let registry = table_registry(table.as_ref());
-        Self::build(config, clock, table, store, registry)
+        Self::build(config, clock, table, revocations, registry)
     }
 
     /// As [`Authorizer::new`], with tenant registry items read from `store` instead of
@@ -114,10 +111,7 @@ impl Authorizer {
         table: Option<KeyTable>,
         store: Arc<dyn RegistryStore>,
     ) -> Result<Self, UpstreamError> {
-        let revocations: Option<Arc<dyn RevocationStore>> = match (config.revocation, &table) {
-            (Some(_), Some(table)) => Some(Arc::new(DynamoStore::new(table))),
-            _ => None,
-        };
+        let revocations = table_revocations(table.as_ref());
         Self::build(config, clock, table, revocations, Some(store))
     }
 
@@ -142,14 +136,20 @@ impl Authorizer {
         registry_store: Option<Arc<dyn RegistryStore>>,
     ) -> Result<Self, UpstreamError> {
         let counters = Arc::new(Counters::default());
-        let revocations = config.revocation.zip(store).map(|(settings, store)| {
-            Revocations::new(
+        let revocations = match (config.revocation, store) {
+            (None, _) => None,
+            (Some(settings), Some(store)) => Some(Revocations::new(
                 settings,
                 store,
                 Arc::clone(&counters),
                 config.clock_skew_seconds,
-            )
-        });
+            )),
+            (Some(_), None) => {
+                return Err(UpstreamError::Transport(
+                    "REVOCATION=on needs the keys table client".into(),
+                ));
+            }
+        };
         // With `DPOP=off` no proof is ever accepted, so none is remembered.
         let replay: Option<Arc<dyn ReplayStore>> = match (config.dpop.replay, &table) {
             _ if config.dpop.mode == DpopMode::Off => None,
