@@ -269,3 +269,50 @@ pub fn parsed_public_key(key: FixtureKey) -> lc::ParsedPublicKey {
         other => panic!("no parsed key for {other}"),
     }
 }
+
+/// What a test's in-memory store does to every call: counts it, and can make it slow or
+/// failing (the revocation and tenant registry fakes share it).
+#[derive(Debug, Default)]
+pub struct Faults {
+    calls: std::sync::atomic::AtomicUsize,
+    failing: std::sync::atomic::AtomicBool,
+    delay: std::sync::Mutex<std::time::Duration>,
+}
+
+impl Faults {
+    /// Calls so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Makes every call fail (`true`) or succeed.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes every call take `delay` (tokio time) before answering.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *lock(&self.delay) = delay;
+    }
+
+    /// One call: counted, delayed, then failed (a timeout) if failing.
+    pub async fn call(&self) -> Result<(), crate::error::UpstreamError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delay = *lock(&self.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::error::UpstreamError::Timeout);
+        }
+        Ok(())
+    }
+}
+
+/// A test fake's lock: a panic in another test thread does not poison the data.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

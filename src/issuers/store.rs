@@ -149,20 +149,17 @@ pub use memory::MemoryRegistry;
 mod memory {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::{Found, Lookup, RegistryStore};
-    use crate::error::UpstreamError;
     use crate::issuers::Registration;
+    use crate::testkit::{Faults, lock};
 
     /// Items in memory, for tests: counts reads, and can be made slow or failing.
     #[derive(Debug, Default)]
     pub struct MemoryRegistry {
         items: Mutex<HashMap<String, Result<Registration, String>>>,
-        reads: AtomicUsize,
-        failing: AtomicBool,
-        delay: Mutex<Duration>,
+        faults: Faults,
     }
 
     impl MemoryRegistry {
@@ -178,37 +175,24 @@ mod memory {
 
         /// How many reads were made.
         pub fn reads(&self) -> usize {
-            self.reads.load(Ordering::SeqCst)
+            self.faults.calls()
         }
 
         /// Makes every read fail (`true`) or succeed.
         pub fn set_failing(&self, failing: bool) {
-            self.failing.store(failing, Ordering::SeqCst);
+            self.faults.set_failing(failing);
         }
 
         /// Makes every read take `delay` (tokio time) before answering.
         pub fn set_delay(&self, delay: Duration) {
-            *lock(&self.delay) = delay;
+            self.faults.set_delay(delay);
         }
-    }
-
-    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-        mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     impl RegistryStore for MemoryRegistry {
         fn lookup<'a>(&'a self, issuer: &'a str) -> Lookup<'a> {
             Box::pin(async move {
-                self.reads.fetch_add(1, Ordering::SeqCst);
-                let delay = *lock(&self.delay);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                if self.failing.load(Ordering::SeqCst) {
-                    return Err(UpstreamError::Timeout);
-                }
+                self.faults.call().await?;
                 let found: Found = lock(&self.items).get(issuer).cloned();
                 Ok(found)
             })

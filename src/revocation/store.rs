@@ -26,11 +26,10 @@ pub use memory::MemoryStore;
 mod memory {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::{Key, Lookup, Revocation, RevocationStore};
-    use crate::error::UpstreamError;
+    use crate::testkit::{Faults, lock};
 
     /// Items in memory, for tests and benchmarks: counts lookups and the keys asked
     /// for, and can be made slow or failing.
@@ -38,9 +37,7 @@ mod memory {
     pub struct MemoryStore {
         items: Mutex<HashMap<String, Revocation>>,
         asked: Mutex<Vec<String>>,
-        lookups: AtomicUsize,
-        failing: AtomicBool,
-        delay: Mutex<Duration>,
+        faults: Faults,
     }
 
     impl MemoryStore {
@@ -51,7 +48,7 @@ mod memory {
 
         /// Lookups so far.
         pub fn lookups(&self) -> usize {
-            self.lookups.load(Ordering::SeqCst)
+            self.faults.calls()
         }
 
         /// Every key asked for so far, in order.
@@ -61,33 +58,20 @@ mod memory {
 
         /// Makes every lookup fail (`true`) or succeed.
         pub fn set_failing(&self, failing: bool) {
-            self.failing.store(failing, Ordering::SeqCst);
+            self.faults.set_failing(failing);
         }
 
         /// Makes every lookup take `delay` (tokio time) before answering.
         pub fn set_delay(&self, delay: Duration) {
-            *lock(&self.delay) = delay;
+            self.faults.set_delay(delay);
         }
-    }
-
-    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-        mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     impl RevocationStore for MemoryStore {
         fn lookup<'a>(&'a self, keys: &'a [Key]) -> Lookup<'a> {
             Box::pin(async move {
-                self.lookups.fetch_add(1, Ordering::SeqCst);
                 lock(&self.asked).extend(keys.iter().map(|k| k.pk.clone()));
-                let delay = *lock(&self.delay);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                if self.failing.load(Ordering::SeqCst) {
-                    return Err(UpstreamError::Timeout);
-                }
+                self.faults.call().await?;
                 let items = lock(&self.items);
                 Ok(keys
                     .iter()
