@@ -27,24 +27,37 @@ pub struct Claims {
 
 struct Member {
     name: Name,
-    /// Where a plain string's JSON text (quotes included) lies in `text`.
-    raw: (usize, usize),
     value: Slot,
+}
+
+impl Member {
+    fn built(name: Name, value: Value) -> Self {
+        Self {
+            name,
+            value: Slot::Built(value),
+        }
+    }
+
+    fn plain(name: Name, raw: (usize, usize)) -> Self {
+        Self {
+            name,
+            value: Slot::Plain {
+                raw,
+                cell: OnceLock::new(),
+            },
+        }
+    }
 }
 
 /// A member's value: built when read, or (a plain string) when first asked for.
 enum Slot {
     Built(Value),
-    Plain(OnceLock<Value>),
-}
-
-impl Slot {
-    fn get(&self) -> Option<&Value> {
-        match self {
-            Self::Built(value) => Some(value),
-            Self::Plain(cell) => cell.get(),
-        }
-    }
+    /// A string without escapes: where its JSON text (quotes included) lies in the
+    /// claims' text, and its value once asked for.
+    Plain {
+        raw: (usize, usize),
+        cell: OnceLock<Value>,
+    },
 }
 
 /// A member's name: where it lies in the text, or unescaped (a name with escapes, or
@@ -86,36 +99,38 @@ impl Claims {
         }
     }
 
+    /// The member that counts for `name` (of a repeated name, the last).
+    fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().rev().find(|m| self.is_named(m, name))
+    }
+
     /// The value of the claim `name`, if the token has it.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members
-            .iter()
-            .rev()
-            .find(|m| self.is_named(m, name))
-            .map(|m| self.value(m))
+        self.member(name).map(|m| self.value(m))
     }
 
     /// The claim `name` when it is a string: borrowed from the token's text when it has
     /// no escapes (nothing built), else the built value's text.
     pub fn str(&self, name: &str) -> Option<&str> {
-        let member = self.members.iter().rev().find(|m| self.is_named(m, name))?;
-        match member.value.get() {
-            Some(value) => value.as_str(),
-            None => {
-                let (start, end) = member.raw;
-                self.text.get(start + 1..end.saturating_sub(1))
-            }
+        match &self.member(name)?.value {
+            Slot::Built(value) => value.as_str(),
+            Slot::Plain { raw, .. } => Some(self.plain(*raw)),
         }
+    }
+
+    /// A plain string's text, quotes excluded.
+    fn plain(&self, (start, end): (usize, usize)) -> &str {
+        self.text
+            .get(start + 1..end.saturating_sub(1))
+            .unwrap_or_default()
     }
 
     fn value<'a>(&'a self, member: &'a Member) -> &'a Value {
         match &member.value {
             Slot::Built(value) => value,
-            Slot::Plain(cell) => cell.get_or_init(|| {
-                let (start, end) = member.raw;
-                let inner = self.text.get(start + 1..end.saturating_sub(1));
-                Value::String(inner.unwrap_or_default().to_owned())
-            }),
+            Slot::Plain { raw, cell } => {
+                cell.get_or_init(|| Value::String(self.plain(*raw).to_owned()))
+            }
         }
     }
 
@@ -170,9 +185,12 @@ impl Claims {
         let values: usize = self
             .members
             .iter()
-            .map(|m| match m.value.get() {
-                Some(value) => value_bytes(value),
-                None => crate::token_cache::heap_string(m.raw.1.saturating_sub(m.raw.0)),
+            .map(|m| match &m.value {
+                Slot::Built(value) => value_bytes(value),
+                Slot::Plain { raw, cell } => match cell.get() {
+                    Some(value) => value_bytes(value),
+                    None => crate::token_cache::heap_string(raw.1.saturating_sub(raw.0)),
+                },
             })
             .sum();
         self.text.capacity()
@@ -211,11 +229,7 @@ impl From<Map<String, Value>> for Claims {
     fn from(map: Map<String, Value>) -> Self {
         let members = map
             .into_iter()
-            .map(|(name, value)| Member {
-                name: Name::Owned(name.into()),
-                raw: (0, 0),
-                value: Slot::Built(value),
-            })
+            .map(|(name, value)| Member::built(Name::Owned(name.into()), value))
             .collect();
         Self {
             text: String::new(),
@@ -278,21 +292,13 @@ impl<'de> Visitor<'de> for MembersVisitor {
             };
             let json = map.next_value::<&'de RawValue>()?.get();
             let member = if json.starts_with('"') && !json.contains('\\') {
-                Member {
-                    name,
-                    raw: span(json),
-                    value: Slot::Plain(OnceLock::new()),
-                }
+                Member::plain(name, span(json))
             } else {
                 let value = match small_integer(json) {
                     Some(n) => Value::from(n),
                     None => serde_json::from_str::<Value>(json).map_err(de::Error::custom)?,
                 };
-                Member {
-                    name,
-                    raw: (0, 0),
-                    value: Slot::Built(value),
-                }
+                Member::built(name, value)
             };
             members.push(member);
         }
@@ -396,18 +402,10 @@ impl<'a> Flat<'a> {
         let name = Name::Span(start, end);
         if self.peek()? == b'"' {
             let (start, end) = self.string()?;
-            return Some(Member {
-                name,
-                raw: (start - 1, end + 1),
-                value: Slot::Plain(OnceLock::new()),
-            });
+            return Some(Member::plain(name, (start - 1, end + 1)));
         }
         if self.peek()? == b'[' {
-            return Some(Member {
-                name,
-                raw: (0, 0),
-                value: Slot::Built(self.strings()?),
-            });
+            return Some(Member::built(name, self.strings()?));
         }
         let from = self.at;
         while matches!(self.bytes.get(self.at), Some(b'0'..=b'9' | b'a'..=b'z')) {
@@ -420,11 +418,7 @@ impl<'a> Flat<'a> {
             "null" => Value::Null,
             digits => Value::from(small_integer(digits)?),
         };
-        Some(Member {
-            name,
-            raw: (0, 0),
-            value: Slot::Built(value),
-        })
+        Some(Member::built(name, value))
     }
 }
 
