@@ -22,8 +22,6 @@ const SLOT_BYTES: usize = 32;
 /// What a cache hit needs to stand in for a full verification.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// An estimate of the memory the entry holds, in bytes.
-    pub bytes: usize,
     /// The verified claims.
     pub claims: Arc<Claims>,
     /// `exp`, in epoch seconds.
@@ -37,7 +35,7 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// A verification to cache; its size is estimated from the claims.
+    /// A verification to cache.
     pub fn new(
         claims: Claims,
         exp: f64,
@@ -45,16 +43,23 @@ impl Verified {
         kid: Option<String>,
         keys: Option<Weak<Snapshot>>,
     ) -> Self {
-        let bytes =
-            ENTRY_OVERHEAD + claims.heap_bytes() + kid.as_ref().map_or(0, |k| heap_string(k.len()));
         Self {
-            bytes,
             claims: Arc::new(claims),
             exp,
             issuer,
             kid,
             keys,
         }
+    }
+}
+
+impl Verified {
+    /// An estimate of the memory it holds as a cache entry, in bytes (estimated only when
+    /// it is cached, not on every verification).
+    pub fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self.claims.heap_bytes()
+            + self.kid.as_ref().map_or(0, |k| heap_string(k.len()))
     }
 }
 
@@ -170,8 +175,11 @@ impl TokenCache {
     /// entries or bytes), expired entries go first, then everything; an entry larger than
     /// the whole budget is not kept.
     pub fn insert(&self, token: &str, verified: Verified, now: u64, skew: u64) {
-        let bytes = verified.bytes + heap_string(token.len());
-        if self.capacity == 0 || bytes > self.max_bytes {
+        if self.capacity == 0 {
+            return;
+        }
+        let bytes = verified.bytes() + heap_string(token.len());
+        if bytes > self.max_bytes {
             return;
         }
         let slot = self.slot(token);
@@ -310,7 +318,7 @@ mod tests {
             let claims = Claims::from_json(serde_json::json!({"groups": groups}));
             Verified::new(claims, 1000.0, Weak::new(), None, None)
         };
-        let one = big_claims().bytes;
+        let one = big_claims().bytes();
         assert!(
             one > 40_000,
             "1000 small strings cost more than their JSON: {one}"
