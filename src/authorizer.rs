@@ -69,9 +69,9 @@ pub struct Decision {
     /// The token's `kid`, when known.
     pub kid: Option<String>,
     /// The issuer the token claimed, once found (configured or registered).
-    pub issuer: Option<String>,
+    pub issuer: Option<Arc<str>>,
     /// The registered issuer's tenant.
-    pub tenant: Option<String>,
+    pub tenant: Option<Arc<str>>,
     /// API Gateway's request id, when the event has one.
     pub api_request_id: Option<String>,
     /// The tier that provided the key, when one was looked up.
@@ -307,7 +307,7 @@ impl Authorizer {
         let resources = self
             .decision
             .rules
-            .grant(claims, tenant, &request.api_prefix);
+            .grant(claims, tenant, &request.api_prefix());
         let principal = policy::principal(claims, &self.decision.principal_claim);
         let (Some(principal), false) = (principal, resources.is_empty()) else {
             return (
@@ -355,7 +355,7 @@ impl Authorizer {
 
     /// An explicit Deny on the whole stage (the answer is cached per token).
     fn deny(&self, request: &AuthRequest<'_>) -> Answer {
-        let stage = || vec![format!("{}*", request.api_prefix)];
+        let stage = || vec![format!("{}*", request.api_prefix())];
         match (request.kind, self.decision.http_api_response) {
             (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Map::new()),
             (Kind::HttpApi, HttpApiResponse::Iam) => {

@@ -405,7 +405,7 @@ fn explain_rules(
         if report.held {
             for template in &report.rule.resources {
                 let expanded = match template.expand(claims, tenant) {
-                    Some(path) => format!("{}{path}", request.api_prefix),
+                    Some(path) => format!("{}{path}", request.api_prefix()),
                     None => {
                         let mut missing: Vec<&str> = template
                             .claims()
@@ -441,7 +441,7 @@ fn explain_rules(
 
 /// The route an ARN calls (`GET/hello/u1`), after its API and stage.
 fn route<'a>(request: &'a AuthRequest<'_>) -> Option<&'a str> {
-    request.arn.strip_prefix(&request.api_prefix)
+    request.arn.strip_prefix(&request.api_prefix())
 }
 
 fn origin(origin: Option<TokenOrigin>, sources: &[TokenSource]) -> String {

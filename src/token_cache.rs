@@ -28,7 +28,7 @@ pub struct Verified {
     pub exp: f64,
     /// The issuer that verified it (configured or registered).
     pub issuer: Weak<Issuer>,
-    /// The header `kid`, for logs.
+    /// The header `kid`, for logs (set when it is cached).
     pub kid: Option<String>,
     /// The key set that verified it (`None` for secret issuers).
     pub keys: Option<Weak<Snapshot>>,
@@ -40,14 +40,13 @@ impl Verified {
         claims: Claims,
         exp: f64,
         issuer: Weak<Issuer>,
-        kid: Option<String>,
         keys: Option<Weak<Snapshot>>,
     ) -> Self {
         Self {
             claims: Arc::new(claims),
             exp,
             issuer,
-            kid,
+            kid: None,
             keys,
         }
     }
@@ -232,7 +231,7 @@ mod tests {
     use serde_json::Value;
 
     fn verified(exp: f64) -> Verified {
-        Verified::new(Claims::from_json(Value::Null), exp, Weak::new(), None, None)
+        Verified::new(Claims::from_json(Value::Null), exp, Weak::new(), None)
     }
 
     const BIG: usize = usize::MAX;
@@ -316,7 +315,7 @@ mod tests {
         let big_claims = || {
             let groups: Vec<Value> = (0..1000).map(|i| Value::String(format!("g{i}"))).collect();
             let claims = Claims::from_json(serde_json::json!({"groups": groups}));
-            Verified::new(claims, 1000.0, Weak::new(), None, None)
+            Verified::new(claims, 1000.0, Weak::new(), None)
         };
         let one = big_claims().bytes();
         assert!(

@@ -6,6 +6,7 @@
 //! proof, the client certificate) → (with `REVOCATION=on`) revocation, last; the last two
 //! for verified and cached tokens alike.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::de::IgnoredAny;
@@ -28,8 +29,8 @@ use crate::token_cache::{TokenCache, Verified};
 /// A token split and decoded, nothing trusted yet.
 #[derive(Debug)]
 pub struct Decoded<'a> {
-    /// The header `alg`, as written.
-    pub alg: String,
+    /// The header `alg`, as written (a known name without a copy).
+    pub alg: Cow<'static, str>,
     /// The header `kid`, if any.
     pub kid: Option<String>,
     /// The header `typ`: `None` when absent, `Some(None)` when not a string.
@@ -40,15 +41,28 @@ pub struct Decoded<'a> {
     pub(crate) signature: Vec<u8>,
 }
 
+/// The header as read: its strings borrowed from the decoded text when they have no
+/// escapes.
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
+struct Header<'h> {
+    #[serde(borrow)]
+    alg: Cow<'h, str>,
+    #[serde(borrow)]
+    kid: Option<Text<'h>>,
     #[serde(default, deserialize_with = "string_or_other")]
     typ: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
 }
+
+/// A string borrowed when it has no escapes (serde borrows a `Cow` field, not one
+/// inside an `Option`).
+#[derive(Deserialize)]
+struct Text<'h>(#[serde(borrow)] Cow<'h, str>);
+
+/// A decoded header up to this size is decoded on the stack (a token's is some 40 to
+/// 100 bytes; one that carries a certificate chain goes to the heap).
+const STACK_HEADER: usize = 512;
 
 /// A present member as `Some`: its text when it is a string, `None` otherwise (a `typ`
 /// that is not a string matches no required type, but is no reason to refuse a token
@@ -114,14 +128,25 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     let signing_input = token
         .get(..header.len() + 1 + payload.len())
         .ok_or(TokenError::Malformed)?;
-    let header_bytes = base64url(header).ok_or(TokenError::Malformed)?;
-    if !is_json_object(&header_bytes) {
+    let mut stack = [0u8; STACK_HEADER];
+    let heap;
+    let header_bytes: &[u8] = match base64_simd::URL_SAFE_NO_PAD.decoded_length(header.as_bytes()) {
+        Ok(length) if length <= STACK_HEADER => base64_simd::URL_SAFE_NO_PAD
+            .decode(header.as_bytes(), base64_simd::Out::from_slice(&mut stack))
+            .map_err(|_| TokenError::Malformed)?,
+        _ => {
+            heap = base64url(header).ok_or(TokenError::Malformed)?;
+            &heap
+        }
+    };
+    if !is_json_object(header_bytes) {
         return Err(TokenError::Malformed);
     }
     // From text, not bytes: serde_json skips an unknown member's bytes without checking
     // they are UTF-8, and RFC 7515 §7.1 wants the whole header to be.
-    let header_text = std::str::from_utf8(&header_bytes).map_err(|_| TokenError::Malformed)?;
-    let header: Header = serde_json::from_str(header_text).map_err(|_| TokenError::Malformed)?;
+    let header_text = std::str::from_utf8(header_bytes).map_err(|_| TokenError::Malformed)?;
+    let header: Header<'_> =
+        serde_json::from_str(header_text).map_err(|_| TokenError::Malformed)?;
     if header.crit {
         return Err(TokenError::CriticalHeader);
     }
@@ -132,9 +157,13 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
     if signature.is_empty() {
         return Err(TokenError::Malformed);
     }
+    let alg = match header.alg.parse::<Algorithm>() {
+        Ok(known) => Cow::Borrowed(known.as_str()),
+        Err(()) => Cow::Owned(header.alg.into_owned()),
+    };
     Ok(Decoded {
-        alg: header.alg,
-        kid: header.kid,
+        alg,
+        kid: header.kid.map(|kid| kid.0.into_owned()),
         typ: header.typ,
         claims,
         signing_input,
@@ -147,9 +176,9 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, TokenError> {
 pub struct Verification {
     /// The issuer the token claimed, once found (configured or registered: an `iss`
     /// that names neither is never reported).
-    pub issuer: Option<String>,
+    pub issuer: Option<Arc<str>>,
     /// The registered issuer's tenant, for the context and `{tenant}` templates.
-    pub tenant: Option<String>,
+    pub tenant: Option<Arc<str>>,
     /// The header `kid`, if any (bounded length).
     pub kid: Option<String>,
     /// The tier that provided the key, when one was looked up.
@@ -171,6 +200,18 @@ impl Verification {
             cached: false,
             result: Err(error),
         }
+    }
+}
+
+/// A `kid` as logged: at most [`MAX_KID_LEN`] characters (a longer one is unknown by
+/// definition), copied once.
+fn loggable_kid(kid: &str) -> String {
+    if kid.len() <= MAX_KID_LEN {
+        return kid.to_owned();
+    }
+    match kid.char_indices().nth(MAX_KID_LEN) {
+        Some((end, _)) => kid.get(..end).unwrap_or_default().to_owned(),
+        None => kid.to_owned(),
     }
 }
 
@@ -332,9 +373,12 @@ impl Verifier {
         }
         let mut seen = Verification::failed(TokenError::Malformed);
         seen.result = match self.verify_into(token, now, &mut seen).await {
-            Ok(verified) => {
+            Ok(mut verified) => {
                 let claims = Arc::clone(&verified.claims);
-                self.cache.insert(token, verified, now.wall, self.skew);
+                if self.cache.is_enabled() {
+                    verified.kid.clone_from(&seen.kid);
+                    self.cache.insert(token, verified, now.wall, self.skew);
+                }
                 Ok(claims)
             }
             Err(error) => Err(error),
@@ -366,7 +410,7 @@ impl Verifier {
             }
         }
         Some(Verification {
-            issuer: Some(issuer.config.issuer.clone()),
+            issuer: Some(Arc::clone(&issuer.iss)),
             tenant: issuer.tenant.clone(),
             kid: hit.kid,
             tier: issuer.keys.jwks().map(|_| Tier::Memory),
@@ -383,13 +427,10 @@ impl Verifier {
         seen: &mut Verification,
     ) -> Result<Verified, TokenError> {
         let decoded = decode(token)?;
-        seen.kid = decoded
-            .kid
-            .as_ref()
-            .map(|k| k.chars().take(MAX_KID_LEN).collect());
+        seen.kid = decoded.kid.as_deref().map(loggable_kid);
         let iss = decoded.claims.str("iss").ok_or(TokenError::UnknownIssuer)?;
         let issuer = self.issuers.find(iss, now).await?;
-        seen.issuer = Some(issuer.config.issuer.clone());
+        seen.issuer = Some(Arc::clone(&issuer.iss));
         seen.tenant.clone_from(&issuer.tenant);
         let alg = decoded
             .alg
@@ -411,7 +452,6 @@ impl Verifier {
             decoded.claims,
             exp,
             Arc::downgrade(&issuer),
-            seen.kid.clone(),
             keys,
         ))
     }

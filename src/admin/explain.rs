@@ -99,7 +99,7 @@ mod tests {
         );
         let text = event.to_string();
         let parsed = crate::events::parse(&text, &[]).unwrap();
-        assert_eq!(parsed.api_prefix, ROUTE_ARN_PREFIX);
+        assert_eq!(parsed.api_prefix(), ROUTE_ARN_PREFIX);
         let connect: serde_json::Value =
             serde_json::from_str(&token_event("a.b.c", "", "$connect")).unwrap();
         assert!(

@@ -38,7 +38,7 @@ impl Member {
         }
     }
 
-    fn plain(name: Name, raw: (usize, usize)) -> Self {
+    fn plain(name: Name, raw: Span) -> Self {
         Self {
             name,
             value: Slot::Plain {
@@ -53,24 +53,43 @@ impl Member {
 enum Slot {
     Built(Value),
     /// A string without escapes: where its JSON text (quotes included) lies in the
-    /// claims' text, and its value once asked for.
+    /// claims' text, and its value once asked for (boxed: most are only ever read
+    /// borrowed, and a `Member` of 48 bytes keeps a token's index in one small
+    /// allocation, which glibc serves without consolidating its free lists).
     Plain {
-        raw: (usize, usize),
-        cell: OnceLock<Value>,
+        raw: Span,
+        cell: OnceLock<Box<Value>>,
     },
 }
+
+/// Where a part of the claims' text lies: start and end offsets (the text is at most
+/// `u32::MAX` bytes; a token, at most 16 KiB).
+type Span = (u32, u32);
 
 /// A member's name: where it lies in the text, or unescaped (a name with escapes, or
 /// claims built from a map).
 enum Name {
-    Span(usize, usize),
+    Span(Span),
     Owned(Box<str>),
 }
+
+/// The part of `text` at `(start, end)`; empty if it is not one (never, for the spans
+/// the readers record).
+fn part(text: &str, (start, end): Span) -> &str {
+    text.get(start as usize..end as usize).unwrap_or_default()
+}
+
+/// How many members a token's index is allocated for at first: most tokens have fewer,
+/// and 16 of 48 bytes stay below glibc's 1 KiB large-request threshold.
+const MEMBERS: usize = 16;
 
 impl Claims {
     /// Reads a JSON object's members; anything else, or JSON a `serde_json::Map` would
     /// refuse, is an error.
     pub fn parse(text: String) -> Result<Self, serde_json::Error> {
+        if u32::try_from(text.len()).is_err() {
+            return Err(de::Error::custom("claims longer than 4 GiB"));
+        }
         if let Some(members) = Flat::read(&text) {
             return Ok(Self { text, members });
         }
@@ -84,9 +103,10 @@ impl Claims {
     /// Whether `member` is called `name` (a length compare settles most).
     fn is_named(&self, member: &Member, name: &str) -> bool {
         match &member.name {
-            Name::Span(start, end) => {
-                end - start == name.len()
-                    && self.text.as_bytes().get(*start..*end) == Some(name.as_bytes())
+            Name::Span(span @ (start, end)) => {
+                (end - start) as usize == name.len()
+                    && name.as_bytes().first() == self.text.as_bytes().get(*start as usize)
+                    && part(&self.text, *span) == name
             }
             Name::Owned(own) => **own == *name,
         }
@@ -94,7 +114,7 @@ impl Claims {
 
     fn name<'a>(&'a self, member: &'a Member) -> &'a str {
         match &member.name {
-            Name::Span(start, end) => self.text.get(*start..*end).unwrap_or_default(),
+            Name::Span(span) => part(&self.text, *span),
             Name::Owned(name) => name,
         }
     }
@@ -119,17 +139,15 @@ impl Claims {
     }
 
     /// A plain string's text, quotes excluded.
-    fn plain(&self, (start, end): (usize, usize)) -> &str {
-        self.text
-            .get(start + 1..end.saturating_sub(1))
-            .unwrap_or_default()
+    fn plain(&self, (start, end): Span) -> &str {
+        part(&self.text, (start + 1, end.saturating_sub(1)))
     }
 
     fn value<'a>(&'a self, member: &'a Member) -> &'a Value {
         match &member.value {
             Slot::Built(value) => value,
             Slot::Plain { raw, cell } => {
-                cell.get_or_init(|| Value::String(self.plain(*raw).to_owned()))
+                cell.get_or_init(|| Box::new(Value::String(self.plain(*raw).to_owned())))
             }
         }
     }
@@ -189,7 +207,9 @@ impl Claims {
                 Slot::Built(value) => value_bytes(value),
                 Slot::Plain { raw, cell } => match cell.get() {
                     Some(value) => value_bytes(value),
-                    None => crate::token_cache::heap_string(raw.1.saturating_sub(raw.0)),
+                    None => {
+                        16 + crate::token_cache::heap_string(raw.1.saturating_sub(raw.0) as usize)
+                    }
                 },
             })
             .sum();
@@ -277,22 +297,19 @@ impl<'de> Visitor<'de> for MembersVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let span = |part: &str| {
+        let at = |part: &str| {
             let start = part.as_ptr() as usize - self.base;
-            (start, start + part.len())
+            span((start, start + part.len())).ok_or_else(|| de::Error::custom("too long"))
         };
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(MEMBERS));
         while let Some(name) = map.next_key_seed(NameSeed)? {
             let name = match name {
-                Cow::Borrowed(name) => {
-                    let (start, end) = span(name);
-                    Name::Span(start, end)
-                }
+                Cow::Borrowed(name) => Name::Span(at(name)?),
                 Cow::Owned(name) => Name::Owned(name.into()),
             };
             let json = map.next_value::<&'de RawValue>()?.get();
             let member = if json.starts_with('"') && !json.contains('\\') {
-                Member::plain(name, span(json))
+                Member::plain(name, at(json)?)
             } else {
                 let value = match small_integer(json) {
                     Some(n) => Value::from(n),
@@ -323,7 +340,7 @@ impl<'a> Flat<'a> {
             bytes: text.as_bytes(),
             at: 0,
         };
-        let mut members = Vec::with_capacity(16);
+        let mut members = Vec::with_capacity(MEMBERS);
         flat.expect(b'{')?;
         if flat.peek() == Some(b'}') {
             flat.at += 1;
@@ -369,9 +386,8 @@ impl<'a> Flat<'a> {
     fn string(&mut self) -> Option<(usize, usize)> {
         self.expect(b'"')?;
         let start = self.at;
-        let end = start + memchr::memchr2(b'"', b'\\', self.bytes.get(start..)?)?;
-        let inside = self.bytes.get(start..end)?;
-        if self.bytes.get(end) != Some(&b'"') || inside.iter().any(|&b| b < 0x20) {
+        let end = start + string_stop(self.bytes.get(start..)?)?;
+        if self.bytes.get(end) != Some(&b'"') {
             return None;
         }
         self.at = end + 1;
@@ -398,11 +414,11 @@ impl<'a> Flat<'a> {
         }
     }
 
-    fn member(&mut self, (start, end): (usize, usize)) -> Option<Member> {
-        let name = Name::Span(start, end);
+    fn member(&mut self, name: (usize, usize)) -> Option<Member> {
+        let name = Name::Span(span(name)?);
         if self.peek()? == b'"' {
             let (start, end) = self.string()?;
-            return Some(Member::plain(name, (start - 1, end + 1)));
+            return Some(Member::plain(name, span((start - 1, end + 1))?));
         }
         if self.peek()? == b'[' {
             return Some(Member::built(name, self.strings()?));
@@ -422,16 +438,57 @@ impl<'a> Flat<'a> {
     }
 }
 
+/// Offsets as a [`Span`] (`None` past 4 GiB, which `Claims::parse` refuses first).
+fn span((start, end): (usize, usize)) -> Option<Span> {
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// Where a JSON string's text stops being plain: the offset of the first `"`, `\\` or
+/// control character in `bytes`, eight bytes at a time (a claim is mostly short strings,
+/// where a SIMD search costs more to set up than it saves).
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        // A byte's high bit marks a zero byte of `x` (exact for the lowest one, which
+        // is all that is read); `!word` keeps bytes of 0x80 and above out.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+        let found = (zero(word ^ (ONES * u64::from(b'"')))
+            | zero(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    let stop = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(at + stop)
+}
+
 /// A value's JSON text that is a plain non-negative integer of up to 18 digits (`exp`,
 /// `iat`, `nbf`, `auth_time`: what most non-string claims are), read without a second
 /// JSON parse; the same number `serde_json` reads. A leading zero is left to it (JSON
 /// refuses `01`).
 fn small_integer(json: &str) -> Option<u64> {
     let digits = json.as_bytes();
-    let plain = (1..=18).contains(&digits.len())
-        && digits.iter().all(u8::is_ascii_digit)
-        && (digits.len() == 1 || digits.first() != Some(&b'0'));
-    plain.then(|| json.parse().ok()).flatten()
+    let plain =
+        (1..=18).contains(&digits.len()) && (digits.len() == 1 || digits.first() != Some(&b'0'));
+    if !plain {
+        return None;
+    }
+    // Eighteen digits stay below 10^18, far from u64::MAX.
+    digits.iter().try_fold(0u64, |n, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| n * 10 + u64::from(digit - b'0'))
+    })
 }
 
 /// A member name, borrowed from the text when it has no escapes.
@@ -490,6 +547,44 @@ mod tests {
             (Err(_), Err(_)) => {}
             (map, claims) => panic!("{text}: map {map:?}, claims {claims:?}"),
         }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_quote_backslash_or_control_character() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        };
+        let alphabet = [
+            b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xa2, 0xdc, 0xff, b'!', b'#', b']',
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| {
+                    let pick = (state >> (i % 8 * 8)) as usize + i;
+                    if pick % 5 == 0 {
+                        alphabet[pick % alphabet.len()]
+                    } else {
+                        b'a' + (pick % 26) as u8
+                    }
+                })
+                .collect();
+            assert_eq!(string_stop(&bytes), naive(&bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn a_tokens_index_is_one_small_allocation() {
+        // glibc sorts a request of 1 KiB or more as large, and consolidates its free
+        // lists for it: on every decision, if the index were that big.
+        assert!(MEMBERS * std::mem::size_of::<Member>() < 1000);
+        assert_eq!(std::mem::size_of::<Member>(), 48);
     }
 
     #[test]

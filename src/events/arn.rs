@@ -5,19 +5,21 @@
 /// The `arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/` prefix of a
 /// `methodArn` or `routeArn`; `None` when the ARN does not have that shape.
 pub fn api_prefix(arn: &str) -> Option<&str> {
-    let mut fields = arn.splitn(6, ':');
-    let (scheme, _partition, service) = (fields.next()?, fields.next()?, fields.next()?);
-    let (_region, _account, path) = (fields.next()?, fields.next()?, fields.next()?);
-    if scheme != "arn" || service != "execute-api" {
+    // Byte searches, not `split(char)`: this runs on every decision.
+    let mut colons = memchr::memchr_iter(b':', arn.as_bytes());
+    let (scheme_end, partition_end, service_end) = (colons.next()?, colons.next()?, colons.next()?);
+    let (_region_end, account_end) = (colons.next()?, colons.next()?);
+    if arn.get(..scheme_end)? != "arn" || arn.get(partition_end + 1..service_end)? != "execute-api"
+    {
         return None;
     }
-    let mut segments = path.splitn(3, '/');
-    let (api, stage) = (segments.next()?, segments.next()?);
-    segments.next()?;
-    if api.is_empty() || stage.is_empty() {
+    let path = account_end + 1;
+    let mut slashes = memchr::memchr_iter(b'/', arn.as_bytes().get(path..)?);
+    let (api_end, stage_end) = (slashes.next()?, slashes.next()?);
+    if api_end == 0 || stage_end == api_end + 1 {
         return None;
     }
-    arn.get(..arn.len() - path.len() + api.len() + stage.len() + 2)
+    arn.get(..path + stage_end + 1)
 }
 
 /// IAM-style match where `*` in `pattern` stands for any run of characters.

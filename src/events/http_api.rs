@@ -5,6 +5,8 @@
 //! `requestContext.http.method`, the `Host` header (else `requestContext.domainName`)
 //! and `rawPath`; the client certificate is `requestContext.authentication.clientCert`.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 
 use super::{AuthRequest, EventError, Kind, Possession, owned, request};
@@ -32,7 +34,7 @@ pub(super) fn translate(
     let possession = possession(&event);
     request(
         Kind::HttpApi,
-        event.route_arn,
+        event.route_arn.map(Cow::Owned),
         token,
         event.request_context.request_id,
         possession,
@@ -115,7 +117,7 @@ mod tests {
         assert_eq!(r.token, Ok("a.b.c".into()));
         assert_eq!(r.request_id.as_deref(), Some("r-2"));
         assert_eq!(
-            r.api_prefix,
+            r.api_prefix(),
             "arn:aws:execute-api:us-east-1:123456789012:http123/$default/"
         );
     }

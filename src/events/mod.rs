@@ -58,10 +58,11 @@ pub struct AuthRequest<'a> {
     /// What the request carries to prove possession of a key (DPoP proofs, the client
     /// certificate) and the request line a proof is bound to.
     pub possession: Possession,
-    /// The `methodArn` (REST, WebSocket) or `routeArn` (HTTP API) being called.
-    pub arn: String,
-    /// `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/` of that ARN.
-    pub api_prefix: String,
+    /// The `methodArn` (REST, WebSocket) or `routeArn` (HTTP API) being called
+    /// (borrowed from the event when it can be).
+    pub arn: Cow<'a, str>,
+    /// How long the ARN's [`AuthRequest::api_prefix`] is.
+    prefix_len: usize,
     /// API Gateway's request id, when the event carries one (TOKEN events do not).
     pub request_id: Option<String>,
 }
@@ -76,10 +77,16 @@ impl<'a> AuthRequest<'a> {
             origin: Some(TokenOrigin::AuthorizationToken),
             scheme: Some(Scheme::Bearer),
             possession: Possession::default(),
-            arn: String::new(),
-            api_prefix: String::new(),
+            arn: Cow::Borrowed(""),
+            prefix_len: 0,
             request_id: None,
         }
+    }
+
+    /// `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/` of the ARN (empty for
+    /// [`AuthRequest::bearer`]).
+    pub fn api_prefix(&self) -> &str {
+        self.arn.get(..self.prefix_len).unwrap_or_default()
     }
 }
 
@@ -223,13 +230,13 @@ fn owned<'a>((token, origin, scheme): Found<'_>) -> (Cow<'a, str>, TokenOrigin, 
 /// Completes a request from its ARN.
 fn request<'a>(
     kind: Kind,
-    arn: Option<String>,
+    arn: Option<Cow<'a, str>>,
     found: Result<(Cow<'a, str>, TokenOrigin, Scheme), TokenError>,
     request_id: Option<String>,
     possession: Possession,
 ) -> Result<AuthRequest<'a>, EventError> {
     let arn = arn.ok_or(EventError::BadArn)?;
-    let api_prefix = api_prefix(&arn).ok_or(EventError::BadArn)?.to_owned();
+    let prefix_len = api_prefix(&arn).ok_or(EventError::BadArn)?.len();
     let origin = found.as_ref().ok().map(|(_, origin, _)| *origin);
     let scheme = found.as_ref().ok().map(|(_, _, scheme)| *scheme);
     Ok(AuthRequest {
@@ -239,7 +246,7 @@ fn request<'a>(
         scheme,
         possession,
         arn,
-        api_prefix,
+        prefix_len,
         request_id,
     })
 }

@@ -17,10 +17,10 @@ use super::{AuthRequest, EventError, Kind, Possession, owned, request};
 use crate::token::{TokenSource, from_sources};
 
 /// Translates a REST REQUEST event.
-pub(super) fn translate(
-    event: &str,
+pub(super) fn translate<'a>(
+    event: &'a str,
     sources: &[TokenSource],
-) -> Result<AuthRequest<'static>, EventError> {
+) -> Result<AuthRequest<'a>, EventError> {
     translate_as(Kind::RestRequest, event, sources)
 }
 
@@ -132,11 +132,11 @@ fn last<'s>(
 }
 
 /// Translates any event of the REQUEST shape, reporting it as `kind`.
-pub(super) fn translate_as(
+pub(super) fn translate_as<'a>(
     kind: Kind,
-    event: &str,
+    event: &'a str,
     sources: &[TokenSource],
-) -> Result<AuthRequest<'static>, EventError> {
+) -> Result<AuthRequest<'a>, EventError> {
     let event = serde_json::from_str::<Request<'_>>(event)
         .map_err(|_| EventError::Malformed(kind.as_str()))?;
     let token = from_sources(
@@ -149,7 +149,7 @@ pub(super) fn translate_as(
     let context = event.context.unwrap_or_default();
     request(
         kind,
-        event.method_arn.map(Cow::into_owned),
+        event.method_arn,
         token,
         context.request_id.map(Cow::into_owned),
         possession,
@@ -208,6 +208,11 @@ mod tests {
     use super::*;
     use crate::error::TokenError;
     use serde_json::{Value, json};
+
+    /// The event's text kept for the test's length (the request borrows from it).
+    fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest<'static>, EventError> {
+        super::translate(Box::leak(event.to_owned().into_boxed_str()), sources)
+    }
 
     fn event(headers: Value, query: Value) -> String {
         json!({

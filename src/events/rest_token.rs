@@ -23,7 +23,7 @@ pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest<'_>, EventError>
     };
     request(
         Kind::RestToken,
-        shape.method_arn.map(|arn| arn.into_owned()),
+        shape.method_arn,
         token,
         None,
         Possession::default(),
@@ -64,7 +64,7 @@ mod tests {
         assert_eq!(r.kind, Kind::RestToken);
         assert_eq!(r.token, Ok("t.o.k".into()));
         assert_eq!(
-            r.api_prefix,
+            r.api_prefix(),
             "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/"
         );
         assert_eq!(r.request_id, None);

@@ -6,10 +6,10 @@ use super::{AuthRequest, EventError, Kind, rest_request};
 use crate::token::TokenSource;
 
 /// Translates a WebSocket `$connect` event.
-pub(super) fn translate(
-    event: &str,
+pub(super) fn translate<'a>(
+    event: &'a str,
     sources: &[TokenSource],
-) -> Result<AuthRequest<'static>, EventError> {
+) -> Result<AuthRequest<'a>, EventError> {
     rest_request::translate_as(Kind::WebSocket, event, sources)
 }
 
@@ -18,6 +18,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    /// The event's text kept for the test's length (the request borrows from it).
+    fn translate(event: &str, sources: &[TokenSource]) -> Result<AuthRequest<'static>, EventError> {
+        super::translate(Box::leak(event.to_owned().into_boxed_str()), sources)
+    }
 
     #[test]
     fn token_from_query_and_connect_arn() {
@@ -32,7 +37,7 @@ mod tests {
         assert_eq!(r.kind, Kind::WebSocket);
         assert_eq!(r.token, Ok("w.w.w".into()));
         assert_eq!(
-            r.api_prefix,
+            r.api_prefix(),
             "arn:aws:execute-api:us-east-1:123456789012:ws123/prod/"
         );
     }

@@ -36,8 +36,23 @@ pub struct Issuer {
     pub config: IssuerConfig,
     /// Where its keys come from.
     pub keys: KeySource,
+    /// The issuer identifier (`config.issuer`), shared with every verification it makes
+    /// rather than copied into each.
+    pub iss: Arc<str>,
     /// The tenant a registry item names (never set for a configured issuer).
-    pub tenant: Option<String>,
+    pub tenant: Option<Arc<str>>,
+}
+
+impl Issuer {
+    /// An issuer with its key source (which loads nothing yet).
+    pub fn new(config: IssuerConfig, deps: &TierDeps, tenant: Option<String>) -> Self {
+        Self {
+            keys: KeySource::new(&config, deps),
+            iss: config.issuer.as_str().into(),
+            tenant: tenant.map(Arc::from),
+            config,
+        }
+    }
 }
 
 /// Where issuers come from: the configuration, then the registry.
@@ -52,13 +67,7 @@ impl Issuers {
         Self {
             configured: configured
                 .iter()
-                .map(|config| {
-                    Arc::new(Issuer {
-                        keys: KeySource::new(config, deps),
-                        config: config.clone(),
-                        tenant: None,
-                    })
-                })
+                .map(|config| Arc::new(Issuer::new(config.clone(), deps, None)))
                 .collect(),
             registry,
         }

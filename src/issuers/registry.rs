@@ -14,7 +14,7 @@ use super::store::RegistryStore;
 use crate::clock::Now;
 use crate::config::{IssuerConfig, TenantSettings};
 use crate::error::TokenError;
-use crate::keys::{KeySource, TierDeps};
+use crate::keys::TierDeps;
 use crate::metrics::Counter;
 
 /// At most this many issuers remembered per container, found or not. A flood of random
@@ -158,15 +158,11 @@ impl Registry {
             ..
         }) = previous
         {
-            if old.config == config && old.tenant == tenant {
+            if old.config == config && old.tenant.as_deref() == tenant.as_deref() {
                 return Arc::clone(old);
             }
         }
-        Arc::new(Issuer {
-            keys: KeySource::new(&config, &self.deps),
-            config,
-            tenant,
-        })
+        Arc::new(Issuer::new(config, &self.deps, tenant))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
