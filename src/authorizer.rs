@@ -307,7 +307,7 @@ impl Authorizer {
         let resources = self
             .decision
             .rules
-            .grant(claims, tenant, &request.api_prefix());
+            .grant(claims, tenant, request.api_prefix());
         let principal = policy::principal(claims, &self.decision.principal_claim);
         let (Some(principal), false) = (principal, resources.is_empty()) else {
             return (

@@ -441,7 +441,7 @@ fn explain_rules(
 
 /// The route an ARN calls (`GET/hello/u1`), after its API and stage.
 fn route<'a>(request: &'a AuthRequest<'_>) -> Option<&'a str> {
-    request.arn.strip_prefix(&request.api_prefix())
+    request.arn.strip_prefix(request.api_prefix())
 }
 
 fn origin(origin: Option<TokenOrigin>, sources: &[TokenSource]) -> String {
