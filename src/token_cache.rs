@@ -101,23 +101,10 @@ struct Entry {
 }
 
 /// Whether `a` and `b` are the same bytes, in a time that depends on their lengths only
-/// (a cached token is a credential: how far a guess matches must not show in timing).
+/// (a cached token is a credential: how far a guess matches must not show in timing):
+/// aws-lc's `CRYPTO_memcmp`.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |chunk: &[u8]| {
-        let mut bytes = [0u8; 8];
-        for (to, from) in bytes.iter_mut().zip(chunk) {
-            *to = *from;
-        }
-        u64::from_le_bytes(bytes)
-    };
-    let differ = a
-        .chunks(8)
-        .zip(b.chunks(8))
-        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
-    std::hint::black_box(differ) == 0
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 impl TokenCache {
