@@ -165,11 +165,11 @@ pub fn parse<'a>(event: &'a str, sources: &[TokenSource]) -> Result<AuthRequest<
 #[derive(Deserialize)]
 struct Shape<'a> {
     #[serde(rename = "type", borrow, default)]
-    type_: Option<Cow<'a, str>>,
+    type_: Option<Borrowed<'a>>,
     #[serde(borrow, default)]
-    version: Option<Cow<'a, str>>,
+    version: Option<Borrowed<'a>>,
     #[serde(rename = "methodArn", borrow, default)]
-    method_arn: Option<Cow<'a, str>>,
+    method_arn: Option<Borrowed<'a>>,
     #[serde(rename = "authorizationToken", borrow, default)]
     authorization_token: Option<Borrowed<'a>>,
     #[serde(rename = "routeArn", default)]
@@ -183,10 +183,16 @@ struct Shape<'a> {
 #[derive(Deserialize)]
 struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
 
+impl Borrowed<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Deserialize)]
 struct ShapeContext<'a> {
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Borrowed<'a>>,
 }
 
 /// The kind of an event (raw JSON), by shape (SPEC.md "Events in, answers out").
@@ -202,15 +208,16 @@ fn shape_of(event: &str) -> Option<Shape<'_>> {
 }
 
 fn kind(shape: &Shape<'_>) -> Option<Kind> {
-    if shape.version.as_deref() == Some("2.0") && shape.route_arn.is_some() {
+    if shape.version.as_ref().map(Borrowed::as_str) == Some("2.0") && shape.route_arn.is_some() {
         return Some(Kind::HttpApi);
     }
-    match shape.type_.as_deref()? {
+    match shape.type_.as_ref()?.as_str() {
         "TOKEN" => Some(Kind::RestToken),
         "REQUEST" => match shape
             .request_context
             .as_ref()
-            .and_then(|c| c.event_type.as_deref())
+            .and_then(|c| c.event_type.as_ref())
+            .map(Borrowed::as_str)
         {
             Some("CONNECT") => Some(Kind::WebSocket),
             Some(_) => None,

@@ -23,7 +23,7 @@ pub(super) fn translate(shape: Shape<'_>) -> Result<AuthRequest<'_>, EventError>
     };
     request(
         Kind::RestToken,
-        shape.method_arn,
+        shape.method_arn.map(|arn| arn.0),
         token,
         None,
         Possession::default(),
@@ -44,12 +44,13 @@ mod tests {
     }
 
     #[test]
-    fn the_token_is_borrowed_from_the_event_unless_it_has_escapes() {
+    fn the_token_and_arn_are_borrowed_from_the_event_unless_they_have_escapes() {
         let plain =
             json!({"type": "TOKEN", "authorizationToken": "Bearer t.o.k", "methodArn": ARN})
                 .to_string();
         let r = super::super::parse(&plain, &[]).unwrap();
         assert!(matches!(r.token, Ok(Cow::Borrowed("t.o.k"))));
+        assert!(matches!(r.arn, Cow::Borrowed(ARN)));
         let escaped = plain.replace("t.o.k", "t.o\\u002ek");
         let r = super::super::parse(&escaped, &[]).unwrap();
         assert_eq!(r.token, Ok(Cow::Owned("t.o.k".to_owned())));
