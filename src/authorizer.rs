@@ -5,8 +5,6 @@ use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use serde_json::Map;
-
 use crate::binding::{DynamoReplay, ReplayStore};
 use crate::claims::Claims;
 use crate::clock::Clock;
@@ -17,7 +15,7 @@ use crate::issuers::{Registry, RegistryStore, TableRegistry};
 use crate::keys::{JwksClient, KeyTable, Tier, TierDeps};
 use crate::metrics::Counters;
 use crate::outcome::{Outcome, Reason};
-use crate::policy::{self, Answer, Effect};
+use crate::policy::{self, Answer, Context, Effect};
 use crate::revocation::{DynamoStore, RevocationStore, Revocations};
 use crate::verify::{Verification, Verifier};
 
@@ -86,6 +84,8 @@ pub struct Authorizer {
     decision: DecisionConfig,
     counters: Arc<Counters>,
     metrics: crate::config::MetricsSettings,
+    /// The context name of a registered issuer's tenant, shared by every answer.
+    tenant_key: Arc<str>,
 }
 
 impl Authorizer {
@@ -184,6 +184,7 @@ impl Authorizer {
             decision: config.decision.clone(),
             counters,
             metrics: config.metrics.clone(),
+            tenant_key: Arc::from("tenant"),
         })
     }
 
@@ -321,7 +322,7 @@ impl Authorizer {
         };
         let mut context = policy::context(claims, &self.decision.context_claims);
         if let Some(tenant) = tenant {
-            context.insert("tenant".into(), tenant.into());
+            context.insert(Arc::clone(&self.tenant_key), tenant.into());
         }
         let answer = match (request.kind, self.decision.http_api_response) {
             (Kind::HttpApi, HttpApiResponse::Simple) => {
@@ -329,7 +330,7 @@ impl Authorizer {
                     Answer::simple(true, context)
                 } else {
                     return (
-                        Ok(Answer::simple(false, Map::new())),
+                        Ok(Answer::simple(false, Context::default())),
                         Reason::RouteNotGranted,
                     );
                 }
@@ -357,11 +358,11 @@ impl Authorizer {
     fn deny(&self, request: &AuthRequest<'_>) -> Answer {
         let stage = || vec![format!("{}*", request.api_prefix())];
         match (request.kind, self.decision.http_api_response) {
-            (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Map::new()),
+            (Kind::HttpApi, HttpApiResponse::Simple) => Answer::simple(false, Context::default()),
             (Kind::HttpApi, HttpApiResponse::Iam) => {
-                Answer::http_iam(ANONYMOUS.into(), Effect::Deny, stage(), Map::new())
+                Answer::http_iam(ANONYMOUS.into(), Effect::Deny, stage(), Context::default())
             }
-            _ => Answer::policy(ANONYMOUS.into(), Effect::Deny, stage(), Map::new()),
+            _ => Answer::policy(ANONYMOUS.into(), Effect::Deny, stage(), Context::default()),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! How a verified token becomes an answer: the rules (see `rules.rs`), principal, context,
 //! token sources, the denial and the HTTP API answer format.
 
+use std::sync::Arc;
+
 use super::env::{Env, comma_list};
 use crate::error::ConfigError;
 use crate::policy::Rules;
@@ -42,7 +44,7 @@ pub struct DecisionConfig {
     /// `PRINCIPAL_CLAIM` (default `sub`).
     pub principal_claim: String,
     /// `CONTEXT_CLAIMS` as `(context key, claim)` (default `sub`, `username`, where present).
-    pub context_claims: Vec<(String, String)>,
+    pub context_claims: Vec<(Arc<str>, String)>,
     /// `TOKEN_SOURCES` for REQUEST kinds (default `header:Authorization,query:auth`).
     pub token_sources: Vec<TokenSource>,
     /// `DENY_MODE` (default `unauthorized`).
@@ -87,8 +89,8 @@ pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
     let context_claims = match env.get("CONTEXT_CLAIMS") {
         Some(raw) => context_claims(&raw)?,
         None => vec![
-            ("sub".to_owned(), "sub".to_owned()),
-            ("username".to_owned(), "username".to_owned()),
+            ("sub".into(), "sub".to_owned()),
+            ("username".into(), "username".to_owned()),
         ],
     };
     let token_sources = match env.get("TOKEN_SOURCES") {
@@ -132,8 +134,8 @@ pub(crate) fn decision(env: &Env<'_>) -> Result<DecisionConfig, ConfigError> {
     })
 }
 
-fn context_claims(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
+fn context_claims(raw: &str) -> Result<Vec<(Arc<str>, String)>, ConfigError> {
+    let mut pairs: Vec<(Arc<str>, String)> = Vec::new();
     for entry in comma_list(raw) {
         let (name, claim) = match entry.split_once('=') {
             Some((name, claim)) => (name.trim(), claim.trim()),
@@ -150,13 +152,13 @@ fn context_claims(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
                 format!("expected name=claim or claim, got {entry:?}"),
             ));
         }
-        if pairs.iter().any(|(n, _)| n == name) {
+        if pairs.iter().any(|(n, _)| &**n == name) {
             return Err(ConfigError::new(
                 "CONTEXT_CLAIMS",
                 format!("context key {name:?} is listed twice"),
             ));
         }
-        pairs.push((name.to_owned(), claim.to_owned()));
+        pairs.push((name.into(), claim.to_owned()));
     }
     Ok(pairs)
 }
@@ -263,9 +265,9 @@ mod tests {
             ("CONTEXT_CLAIMS", "userId=sub, scope ,groups=cognito:groups"),
         ];
         let pairs = load(&vars).unwrap().decision.context_claims;
-        assert_eq!(pairs[0], ("userId".to_owned(), "sub".to_owned()));
-        assert_eq!(pairs[1], ("scope".to_owned(), "scope".to_owned()));
-        assert_eq!(pairs[2], ("groups".to_owned(), "cognito:groups".to_owned()));
+        assert_eq!(pairs[0], ("userId".into(), "sub".to_owned()));
+        assert_eq!(pairs[1], ("scope".into(), "scope".to_owned()));
+        assert_eq!(pairs[2], ("groups".into(), "cognito:groups".to_owned()));
         for bad in ["a=", "=b", "a b", "x=y,x=z"] {
             let vars = [COGNITO[0], COGNITO[1], ("CONTEXT_CLAIMS", bad)];
             assert_eq!(error_variable(&vars), "CONTEXT_CLAIMS", "{bad}");

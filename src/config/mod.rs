@@ -150,7 +150,7 @@ impl Config {
             .decision
             .context_claims
             .iter()
-            .any(|(name, _)| name == "tenant");
+            .any(|(name, _)| &**name == "tenant");
         if config.tenants.is_some() && tenant_context {
             return Err(ConfigError::new(
                 "CONTEXT_CLAIMS",

@@ -11,7 +11,9 @@ pub use template::{MAX_CLAIM_SEGMENT, Template, claim_segment};
 use crate::claims::Claims;
 use crate::events::wildcard_match;
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use serde_json::Value;
 
 /// The `principalId`: the claim as a string (strings and numbers only).
 pub fn principal(claims: &Claims, claim: &str) -> Option<String> {
@@ -27,11 +29,11 @@ pub fn principal(claims: &Claims, claim: &str) -> Option<String> {
 
 /// The authorizer context: primitives as they are, arrays joined with `,`, objects as JSON
 /// text, nulls and missing claims left out.
-pub fn context(claims: &Claims, pairs: &[(String, String)]) -> Map<String, Value> {
-    let mut out = Map::new();
+pub fn context(claims: &Claims, pairs: &[(Arc<str>, String)]) -> Context {
+    let mut out = Context::with_capacity(pairs.len() + 1);
     for (name, claim) in pairs {
         if let Some(text) = claims.str(claim) {
-            out.insert(name.clone(), Value::String(text.to_owned()));
+            out.insert(Arc::clone(name), Value::String(text.to_owned()));
             continue;
         }
         let value = match claims.get(claim) {
@@ -49,9 +51,74 @@ pub fn context(claims: &Claims, pairs: &[(String, String)]) -> Map<String, Value
             ),
             Some(object @ Value::Object(_)) => Value::String(object.to_string()),
         };
-        out.insert(name.clone(), value);
+        out.insert(Arc::clone(name), value);
     }
     out
+}
+
+/// The authorizer context of an answer: names (unique, in order) and their values, a
+/// JSON object to API Gateway. A handful of entries, so a sorted list rather than a
+/// map, and names shared with the configuration rather than copied per decision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context(Vec<(Arc<str>, Value)>);
+
+impl Context {
+    /// An empty context with room for `entries`.
+    pub fn with_capacity(entries: usize) -> Self {
+        Self(Vec::with_capacity(entries))
+    }
+
+    /// Sets `name` to `value` (replacing a value it had).
+    pub fn insert(&mut self, name: Arc<str>, value: Value) {
+        match self.0.binary_search_by(|(have, _)| (**have).cmp(&*name)) {
+            Ok(at) => {
+                if let Some(entry) = self.0.get_mut(at) {
+                    entry.1 = value;
+                }
+            }
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let at = self
+            .0
+            .binary_search_by(|(have, _)| (**have).cmp(name))
+            .ok()?;
+        self.0.get(at).map(|(_, value)| value)
+    }
+
+    /// The entries, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(name, value)| (&**name, value))
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<N: Into<Arc<str>>> FromIterator<(N, Value)> for Context {
+    fn from_iter<I: IntoIterator<Item = (N, Value)>>(entries: I) -> Self {
+        let mut context = Self::default();
+        for (name, value) in entries {
+            context.insert(name.into(), value);
+        }
+        context
+    }
+}
+
+impl Serialize for Context {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
 }
 
 /// What the authorizer returns to API Gateway: the shapes of API Gateway's documentation
@@ -77,7 +144,7 @@ pub struct PolicyAnswer {
     /// The statement's resources.
     pub resources: Vec<String>,
     /// The authorizer context.
-    pub context: Map<String, Value>,
+    pub context: Context,
 }
 
 /// An HTTP API simple answer.
@@ -86,7 +153,7 @@ pub struct SimpleAnswer {
     /// `isAuthorized`.
     pub is_authorized: bool,
     /// The authorizer context.
-    pub context: Map<String, Value>,
+    pub context: Context,
 }
 
 /// A policy statement's effect.
@@ -113,7 +180,7 @@ impl Answer {
         principal_id: String,
         effect: Effect,
         resources: Vec<String>,
-        context: Map<String, Value>,
+        context: Context,
     ) -> Self {
         Self::Policy(PolicyAnswer {
             principal_id,
@@ -128,7 +195,7 @@ impl Answer {
         principal_id: String,
         effect: Effect,
         resources: Vec<String>,
-        context: Map<String, Value>,
+        context: Context,
     ) -> Self {
         Self::HttpIam(PolicyAnswer {
             principal_id,
@@ -139,7 +206,7 @@ impl Answer {
     }
 
     /// An HTTP API simple answer.
-    pub fn simple(is_authorized: bool, context: Map<String, Value>) -> Self {
+    pub fn simple(is_authorized: bool, context: Context) -> Self {
         Self::Simple(SimpleAnswer {
             is_authorized,
             context,
@@ -205,7 +272,7 @@ impl Serialize for Answer {
 struct PolicyJson<'a> {
     principal_id: &'a str,
     policy_document: Document<'a>,
-    context: &'a Map<String, Value>,
+    context: &'a Context,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage_identifier_key: Option<Option<&'a str>>,
 }
@@ -214,7 +281,7 @@ struct PolicyJson<'a> {
 #[serde(rename_all = "camelCase")]
 struct SimpleJson<'a> {
     is_authorized: bool,
-    context: &'a Map<String, Value>,
+    context: &'a Context,
 }
 
 #[derive(Serialize)]
@@ -247,13 +314,13 @@ mod tests {
         let c = claims(
             json!({"sub": "s", "n": 3, "b": true, "groups": ["a", "b", 1], "obj": {"k": "v"}, "nul": null}),
         );
-        let pairs: Vec<(String, String)> = ["sub", "n", "b", "groups", "obj", "nul", "missing"]
+        let pairs: Vec<(Arc<str>, String)> = ["sub", "n", "b", "groups", "obj", "nul", "missing"]
             .iter()
-            .map(|s| ((*s).to_owned(), (*s).to_owned()))
+            .map(|s| ((*s).into(), (*s).to_owned()))
             .collect();
         let ctx = context(&c, &pairs);
         assert_eq!(
-            Value::Object(ctx),
+            serde_json::to_value(&ctx).unwrap(),
             json!({"sub": "s", "n": 3, "b": true, "groups": "a,b,1", "obj": "{\"k\":\"v\"}"})
         );
     }
@@ -274,7 +341,12 @@ mod tests {
 
     #[test]
     fn answers_serialize_to_api_gateway_shapes() {
-        let context = json!({"sub": "s"}).as_object().cloned().unwrap();
+        let context: Context = json!({"sub": "s"})
+            .as_object()
+            .cloned()
+            .unwrap()
+            .into_iter()
+            .collect();
         let answer = Answer::policy(
             "p".into(),
             Effect::Allow,
@@ -290,7 +362,7 @@ mod tests {
         );
         assert_eq!(json["context"]["sub"], "s");
         assert!(answer.allows());
-        let simple = serde_json::to_value(Answer::simple(false, Map::new())).unwrap();
+        let simple = serde_json::to_value(Answer::simple(false, Context::default())).unwrap();
         assert_eq!(simple, json!({"isAuthorized": false, "context": {}}));
     }
 
@@ -314,7 +386,7 @@ mod tests {
             document
         };
         let contexts = [
-            Map::new(),
+            serde_json::Map::new(),
             json!({"sub": "s\"q", "n": 7, "b": true, "é": "ü\u{1}"})
                 .as_object()
                 .cloned()
@@ -325,6 +397,7 @@ mod tests {
             vec!["arn:x/GET/a".to_owned(), "arn:x/PUT/b/*".to_owned()],
         ];
         for context in &contexts {
+            let ours_context: Context = context.clone().into_iter().collect();
             for resources in &resources {
                 for (effect, theirs) in [
                     (Effect::Allow, IamPolicyEffect::Allow),
@@ -334,8 +407,12 @@ mod tests {
                     rest.principal_id = Some("p\"1".to_owned());
                     rest.policy_document = document(theirs.clone(), resources);
                     rest.context = context.clone();
-                    let ours =
-                        Answer::policy("p\"1".into(), effect, resources.clone(), context.clone());
+                    let ours = Answer::policy(
+                        "p\"1".into(),
+                        effect,
+                        resources.clone(),
+                        ours_context.clone(),
+                    );
                     assert_eq!(
                         serde_json::to_string(&ours).unwrap(),
                         serde_json::to_string(&rest).unwrap()
@@ -344,8 +421,12 @@ mod tests {
                     http.principal_id = Some("p\"1".to_owned());
                     http.policy_document = document(theirs, resources);
                     http.context = context.clone();
-                    let ours =
-                        Answer::http_iam("p\"1".into(), effect, resources.clone(), context.clone());
+                    let ours = Answer::http_iam(
+                        "p\"1".into(),
+                        effect,
+                        resources.clone(),
+                        ours_context.clone(),
+                    );
                     assert_eq!(
                         serde_json::to_string(&ours).unwrap(),
                         serde_json::to_string(&http).unwrap()
@@ -357,7 +438,8 @@ mod tests {
                 simple.is_authorized = authorized;
                 simple.context = context.clone();
                 assert_eq!(
-                    serde_json::to_string(&Answer::simple(authorized, context.clone())).unwrap(),
+                    serde_json::to_string(&Answer::simple(authorized, ours_context.clone()))
+                        .unwrap(),
                     serde_json::to_string(&simple).unwrap()
                 );
             }
@@ -370,7 +452,7 @@ mod tests {
             principal_id: "p".into(),
             effect: Effect::Allow,
             resources: vec!["arn:x/GET/a/*".into()],
-            context: Map::new(),
+            context: Context::default(),
         };
         assert!(allow.grants("arn:x/GET/a/b"));
         assert!(!allow.grants("arn:x/PUT/a/b"));
