@@ -60,6 +60,12 @@ enum Slot {
         raw: Span,
         cell: OnceLock<Box<Value>>,
     },
+    /// An array of plain strings (groups, audiences): where its JSON text lies, and its
+    /// value once asked for.
+    Strings {
+        raw: Span,
+        cell: OnceLock<Box<Value>>,
+    },
 }
 
 /// Where a part of the claims' text lies: start and end offsets (the text is at most
@@ -135,6 +141,7 @@ impl Claims {
         match &self.member(name)?.value {
             Slot::Built(value) => value.as_str(),
             Slot::Plain { raw, .. } => Some(self.plain(*raw)),
+            Slot::Strings { .. } => None,
         }
     }
 
@@ -149,7 +156,23 @@ impl Claims {
             Slot::Plain { raw, cell } => {
                 cell.get_or_init(|| Box::new(Value::String(self.plain(*raw).to_owned())))
             }
+            Slot::Strings { raw, cell } => cell.get_or_init(|| {
+                let mut items = Vec::new();
+                self.items(*raw, |item| items.push(Value::String(item.to_owned())));
+                Box::new(Value::Array(items))
+            }),
         }
+    }
+
+    /// Calls `each` with every item of an array of plain strings at `raw` (read once by
+    /// [`Flat`] already, so read the same again).
+    fn items(&self, (start, _): Span, mut each: impl FnMut(&str)) {
+        let mut flat = Flat {
+            bytes: self.text.as_bytes(),
+            at: start as usize,
+        };
+        let text = &self.text;
+        flat.strings(|start, end| each(text.get(start..end).unwrap_or_default()));
     }
 
     /// Whether the token has the claim `name`.
@@ -206,9 +229,21 @@ impl Claims {
             .map(|m| match &m.value {
                 Slot::Built(value) => value_bytes(value),
                 Slot::Plain { raw, cell } => match cell.get() {
-                    Some(value) => value_bytes(value),
+                    Some(value) => BOXED + value_bytes(value),
                     None => {
-                        16 + crate::token_cache::heap_string(raw.1.saturating_sub(raw.0) as usize)
+                        BOXED
+                            + crate::token_cache::heap_string(raw.1.saturating_sub(raw.0) as usize)
+                    }
+                },
+                Slot::Strings { raw, cell } => match cell.get() {
+                    Some(value) => BOXED + value_bytes(value),
+                    None => {
+                        let mut items = BOXED + 16;
+                        self.items(*raw, |item| {
+                            items += std::mem::size_of::<Value>()
+                                + crate::token_cache::heap_string(item.len());
+                        });
+                        items
                     }
                 },
             })
@@ -220,6 +255,9 @@ impl Claims {
             + values
     }
 }
+
+/// The heap a value built when first asked for takes for its box.
+const BOXED: usize = std::mem::size_of::<Value>();
 
 /// An estimate of the heap a JSON value holds beyond itself.
 fn value_bytes(value: &Value) -> usize {
@@ -394,21 +432,20 @@ impl<'a> Flat<'a> {
         Some((start, end))
     }
 
-    /// An array of plain strings, built.
-    fn strings(&mut self) -> Option<Value> {
+    /// An array of plain strings: calls `each` with every item's place (quotes
+    /// excluded), in order.
+    fn strings(&mut self, mut each: impl FnMut(usize, usize)) -> Option<()> {
         self.expect(b'[')?;
-        let mut items = Vec::new();
         if self.peek()? == b']' {
             self.at += 1;
-            return Some(Value::Array(items));
+            return Some(());
         }
         loop {
             let (start, end) = self.string()?;
-            let text = std::str::from_utf8(self.bytes.get(start..end)?).ok()?;
-            items.push(Value::String(text.to_owned()));
+            each(start, end);
             match self.next()? {
                 b',' => continue,
-                b']' => return Some(Value::Array(items)),
+                b']' => return Some(()),
                 _ => return None,
             }
         }
@@ -421,7 +458,15 @@ impl<'a> Flat<'a> {
             return Some(Member::plain(name, span((start - 1, end + 1))?));
         }
         if self.peek()? == b'[' {
-            return Some(Member::built(name, self.strings()?));
+            let start = self.at;
+            self.strings(|_, _| {})?;
+            return Some(Member {
+                name,
+                value: Slot::Strings {
+                    raw: span((start, self.at))?,
+                    cell: OnceLock::new(),
+                },
+            });
         }
         let from = self.at;
         while matches!(self.bytes.get(self.at), Some(b'0'..=b'9' | b'a'..=b'z')) {
