@@ -350,7 +350,9 @@ impl Verifier {
         };
         if let (Ok(claims), Some(issuer)) = (&verification.result, &verification.issuer) {
             let checked = match self.clock.now() {
-                Some(now) => revocations.check(issuer, claims, now).await,
+                // Boxed: its state is a kilobyte, which the future of every decision
+                // would otherwise carry (and move), revocation on or off.
+                Some(now) => Box::pin(revocations.check(issuer, claims, now)).await,
                 None => Err(TokenError::ClockUnavailable),
             };
             if let Err(error) = checked {

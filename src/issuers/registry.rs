@@ -89,7 +89,8 @@ impl Registry {
             Step::Refuse(refusal) => return Err(refused(refusal)),
             Step::Read { .. } => {}
         }
-        let read = self.read(iss).await;
+        // Boxed, as a key reload is: only a registry read pays for its future's size.
+        let read = Box::pin(self.read(iss)).await;
         let mut state = self.lock();
         let previous = state.entries.remove(iss);
         let read = match read {

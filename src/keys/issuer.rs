@@ -185,10 +185,17 @@ impl IssuerKeys {
 
     /// The key set holding `kid` at `now`, and the tier that provided it.
     pub async fn keys_for(&self, kid: &str, now: Now) -> Result<(Arc<Snapshot>, Tier), KeyError> {
-        let serving = |snapshot: &Arc<Snapshot>| snapshot.keys.contains(kid);
-        if let Some(snapshot) = self.memory.leased(now).filter(serving) {
+        if let Some(snapshot) = self.memory.leased(now).filter(|s| s.keys.contains(kid)) {
             return Ok((snapshot, Tier::Memory));
         }
+        // Boxed: a reload's future (table and issuer calls) is kilobytes, which every
+        // decision's future would otherwise hold, and move, when memory serves.
+        Box::pin(self.reload_for(kid, now)).await
+    }
+
+    /// [`IssuerKeys::keys_for`] when memory does not serve: the table, then the issuer.
+    async fn reload_for(&self, kid: &str, now: Now) -> Result<(Arc<Snapshot>, Tier), KeyError> {
+        let serving = |snapshot: &Arc<Snapshot>| snapshot.keys.contains(kid);
         let mut state = self.reload.lock().await;
         // Another request may have reloaded while this one waited for the lock.
         if let Some(snapshot) = self.memory.leased(now).filter(serving) {

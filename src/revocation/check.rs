@@ -72,7 +72,8 @@ impl Revocations {
         let callable = decide::may_call(self.failed_at.load(), now.mono, ERROR_WINDOW);
         let (classified, flight) = self.cache.begin(issuer, wanted, now.mono, callable);
         let found = match flight {
-            Some(flight) => Some(self.look_up(issuer, flight, now).await),
+            // Boxed: only a lookup pays for its future's size, not every decision.
+            Some(flight) => Some(Box::pin(self.look_up(issuer, flight, now)).await),
             None => None,
         };
         let mut known = [(Via::Subject, Known::Current(None)); MAX_ITEMS];
@@ -86,8 +87,11 @@ impl Revocations {
                     last,
                     pk,
                 }) => {
-                    let waited =
-                        tokio::time::timeout(WAIT_BOUND, result.wait_for(Option::is_some)).await;
+                    let waited = Box::pin(tokio::time::timeout(
+                        WAIT_BOUND,
+                        result.wait_for(Option::is_some),
+                    ))
+                    .await;
                     let published = match &waited {
                         Ok(Ok(value)) => Option::clone(value),
                         _ => None,
