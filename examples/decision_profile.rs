@@ -80,6 +80,15 @@ fn main() -> Result<(), Box<dyn Error>> {
                     .map_err(|_| "bad signature")?;
             }
         }
+        "answer" => {
+            let answer = runtime
+                .block_on(authorizer("0")?.decide(&event))
+                .answer
+                .map_err(|_| "refused")?;
+            for _ in 0..=count {
+                black_box(serde_json::to_vec(black_box(&answer))?);
+            }
+        }
         "whole" | "repeated" => {
             let authorizer = authorizer(if stage == "whole" { "0" } else { "1024" })?;
             for _ in 0..=count {
