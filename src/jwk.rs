@@ -2,7 +2,6 @@
 //! checking each JWK's `kty`, `crv`, `use` and `alg` against the algorithms it may serve.
 //! Keys are parsed once (aws-lc-rs `ParsedPublicKey`), so a verify never rebuilds a key.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -121,10 +120,11 @@ impl PublicKey {
     }
 }
 
-/// The usable keys of one JWKS document, by `kid`.
+/// The usable keys of one JWKS document, by `kid`: sorted by it and found by binary
+/// search (a JWKS holds a handful; no hashing of the kid on every decision).
 #[derive(Default)]
 pub struct KeySet {
-    keys: HashMap<String, PublicKey>,
+    keys: Vec<(String, PublicKey)>,
 }
 
 impl fmt::Debug for KeySet {
@@ -164,16 +164,21 @@ impl KeySet {
     pub fn from_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<Self, UpstreamError> {
         let doc: JwksDocument = serde_json::from_slice(document)
             .map_err(|e| UpstreamError::InvalidDocument(format!("not a JWKS: {e}")))?;
-        let mut keys = HashMap::new();
+        let mut keys = Vec::new();
         for value in doc.keys {
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
                 continue;
             };
             let Some(kid) = jwk.kid.clone() else { continue };
             if let Some(key) = public_key(&jwk, allowed) {
-                keys.insert(kid, key);
+                keys.push((kid, key));
             }
         }
+        // Of a repeated kid the last key counts: reversed, then a stable sort puts it
+        // first among its equals, which is the one dedup keeps.
+        keys.reverse();
+        keys.sort_by(|(a, _), (b, _)| a.cmp(b));
+        keys.dedup_by(|(later, _), (kept, _)| later == kept);
         if keys.is_empty() {
             return Err(UpstreamError::NoUsableKeys);
         }
@@ -182,19 +187,21 @@ impl KeySet {
 
     /// The key with this `kid`.
     pub fn get(&self, kid: &str) -> Option<&PublicKey> {
-        self.keys.get(kid)
+        let at = self
+            .keys
+            .binary_search_by(|(have, _)| have.as_str().cmp(kid))
+            .ok()?;
+        self.keys.get(at).map(|(_, key)| key)
     }
 
     /// Whether a key with this `kid` is present.
     pub fn contains(&self, kid: &str) -> bool {
-        self.keys.contains_key(kid)
+        self.get(kid).is_some()
     }
 
     /// The kids, sorted.
     pub fn kids(&self) -> Vec<&str> {
-        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
-        kids.sort_unstable();
-        kids
+        self.keys.iter().map(|(kid, _)| kid.as_str()).collect()
     }
 
     /// Number of usable keys.
@@ -289,5 +296,38 @@ fn parse_for(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
                 .then(|| ParsedPublicKey::new(&lc::ED25519, x).ok())
                 .flatten()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testkit::{FixtureKey, public_jwk};
+    use serde_json::json;
+
+    fn with_kid(key: FixtureKey, kid: &str) -> serde_json::Value {
+        let mut jwk = public_jwk(key);
+        jwk["kid"] = json!(kid);
+        jwk
+    }
+
+    #[test]
+    fn keys_are_found_by_kid_and_a_repeated_kid_keeps_its_last_key() {
+        let allowed = [Algorithm::RS256, Algorithm::ES256];
+        let document = json!({"keys": [
+            with_kid(FixtureKey::Ec256, "b"),
+            with_kid(FixtureKey::Ec256, "same"),
+            with_kid(FixtureKey::Rsa, "a"),
+            with_kid(FixtureKey::Rsa, "same"),
+        ]});
+        let set = KeySet::from_jwks(document.to_string().as_bytes(), &allowed).unwrap();
+        assert_eq!(set.kids(), ["a", "b", "same"]);
+        assert!(set.get("a").unwrap().for_alg(Algorithm::RS256).is_some());
+        assert!(set.get("b").unwrap().for_alg(Algorithm::ES256).is_some());
+        let same = set.get("same").unwrap();
+        assert!(same.for_alg(Algorithm::RS256).is_some());
+        assert!(same.for_alg(Algorithm::ES256).is_none());
+        assert!(set.get("c").is_none() && !set.contains("sam") && set.contains("same"));
     }
 }
