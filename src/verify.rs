@@ -7,7 +7,7 @@
 //! for verified and cached tokens alike.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -19,9 +19,9 @@ use crate::clock::{Clock, Now};
 use crate::config::Config;
 use crate::error::TokenError;
 use crate::events::AuthRequest;
-use crate::issuers::{Issuers, Registry};
+use crate::issuers::{Issuer, Issuers, Registry};
 use crate::jwk::Algorithm;
-use crate::keys::{IssuerKeys, MAX_KID_LEN, Tier, TierDeps};
+use crate::keys::{IssuerKeys, MAX_KID_LEN, Snapshot, Tier, TierDeps};
 use crate::revocation::Revocations;
 use crate::token::MAX_TOKEN_BYTES;
 use crate::token_cache::{TokenCache, Verified};
@@ -375,10 +375,16 @@ impl Verifier {
         }
         let mut seen = Verification::failed(TokenError::Malformed);
         seen.result = match self.verify_into(token, now, &mut seen).await {
-            Ok(mut verified) => {
-                let claims = Arc::clone(&verified.claims);
-                if self.cache.is_enabled() {
-                    verified.kid.clone_from(&seen.kid);
+            Ok(Authentic { claims, exp, ties }) => {
+                let claims = Arc::new(claims);
+                if let Some((issuer, keys)) = ties {
+                    let verified = Verified {
+                        claims: Arc::clone(&claims),
+                        exp,
+                        issuer,
+                        kid: seen.kid.clone(),
+                        keys,
+                    };
                     self.cache.insert(token, verified, now.wall, self.skew);
                 }
                 Ok(claims)
@@ -427,7 +433,7 @@ impl Verifier {
         token: &str,
         now: Now,
         seen: &mut Verification,
-    ) -> Result<Verified, TokenError> {
+    ) -> Result<Authentic, TokenError> {
         let decoded = decode(token)?;
         seen.kid = decoded.kid.as_deref().map(loggable_kid);
         let iss = decoded.claims.str("iss").ok_or(TokenError::UnknownIssuer)?;
@@ -448,15 +454,25 @@ impl Verifier {
         let key = issuer.keys.select(decoded.kid.as_deref(), alg, now).await?;
         seen.tier = key.tier;
         key.verify(decoded.signing_input.as_bytes(), &decoded.signature)?;
-        let keys = key.key_set().map(Arc::downgrade);
         let exp = check_claims(&decoded.claims, &issuer.config, now.wall, self.skew)?;
-        Ok(Verified::new(
-            decoded.claims,
+        let ties = self
+            .cache
+            .is_enabled()
+            .then(|| (Arc::downgrade(&issuer), key.key_set().map(Arc::downgrade)));
+        Ok(Authentic {
+            claims: decoded.claims,
             exp,
-            Arc::downgrade(&issuer),
-            keys,
-        ))
+            ties,
+        })
     }
+}
+
+/// A token verified in full: its claims and `exp`, and (when the cache of verified
+/// tokens is on) the issuer and key set a cached entry stays tied to.
+struct Authentic {
+    claims: Claims,
+    exp: f64,
+    ties: Option<(Weak<Issuer>, Option<Weak<Snapshot>>)>,
 }
 
 #[cfg(test)]
