@@ -421,6 +421,7 @@ impl<'a> Flat<'a> {
 
     /// A string without escapes or control characters: where its text lies, quotes
     /// excluded.
+    #[inline]
     fn string(&mut self) -> Option<(usize, usize)> {
         self.expect(b'"')?;
         let start = self.at;
@@ -491,6 +492,7 @@ fn span((start, end): (usize, usize)) -> Option<Span> {
 /// Where a JSON string's text stops being plain: the offset of the first `"`, `\\` or
 /// control character in `bytes`, eight bytes at a time (a claim is mostly short strings,
 /// where a SIMD search costs more to set up than it saves).
+#[inline]
 fn string_stop(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = ONES << 7;
