@@ -301,7 +301,7 @@ fn parse_for(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::testkit::{FixtureKey, public_jwk};
     use serde_json::json;
