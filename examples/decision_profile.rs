@@ -4,7 +4,8 @@
 //! one token of `benches/decision.rs`' kind, after one untimed run that pays every
 //! one-time cost. Stages: `event` (the TOKEN event read, `events::parse`), `decode` (the
 //! token split, base64url and JSON, `verify::decode`), `signature` (the bare aws-lc-rs
-//! check with the parsed key), `whole` (the whole decision with the token cache off:
+//! check with the parsed key), `answer` (the answer of one decision serialized, as the
+//! Lambda runtime does), `whole` (the whole decision with the token cache off:
 //! event in, answer JSON out), `repeated` (the same with the token cache on, the token
 //! seen before). The script takes the difference between two counts, so set-up cancels.
 
@@ -40,7 +41,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [stage, alg, count] = args.as_slice() else {
         return Err(
-            "usage: decision_profile <event|decode|signature|whole|repeated> <rs256|es256> <count>"
+            "usage: decision_profile <event|decode|signature|answer|whole|repeated> <rs256|es256> <count>"
                 .into(),
         );
     };
