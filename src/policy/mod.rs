@@ -326,6 +326,23 @@ mod tests {
     }
 
     #[test]
+    fn a_context_keeps_its_names_sorted_and_unique() {
+        let mut context: Context = [("sub", json!("s")), ("b", json!(1))].into_iter().collect();
+        context.insert("a".into(), json!(true));
+        context.insert("b".into(), json!(2));
+        assert_eq!(context.len(), 3);
+        assert!(!context.is_empty() && Context::default().is_empty());
+        assert_eq!(context.get("b"), Some(&json!(2)));
+        assert_eq!(context.get("c"), None);
+        let names: Vec<&str> = context.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b", "sub"]);
+        assert_eq!(
+            serde_json::to_string(&context).unwrap(),
+            r#"{"a":true,"b":2,"sub":"s"}"#
+        );
+    }
+
+    #[test]
     fn principal_from_string_or_number_only() {
         assert_eq!(
             principal(&claims(json!({"sub": "s"})), "sub"),
