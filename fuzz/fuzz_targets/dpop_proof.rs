@@ -76,7 +76,15 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(proof.len() <= proof::MAX_PROOF_BYTES);
     let (header, claims) = proof::parse(&proof).expect("an accepted proof parses");
-    assert_eq!(header.get("typ"), Some(&json!("dpop+jwt")));
+    // A media type: case-insensitive, `application/` optional (RFC 7515 §4.1.9).
+    let typ = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase);
+    assert!(
+        matches!(typ.as_deref(), Some("dpop+jwt" | "application/dpop+jwt")),
+        "{typ:?}"
+    );
     let alg = header.get("alg").and_then(Value::as_str);
     assert!(matches!(alg, Some("ES256" | "EdDSA")), "{alg:?}");
     assert!(

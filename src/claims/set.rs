@@ -110,8 +110,12 @@ impl Claims {
     fn is_named(&self, member: &Member, name: &str) -> bool {
         match &member.name {
             Name::Span(span @ (start, end)) => {
+                // Lengths first, then the first byte: most names differ there, and
+                // a whole compare is a call.
                 (end - start) as usize == name.len()
-                    && name.as_bytes().first() == self.text.as_bytes().get(*start as usize)
+                    && name.as_bytes().first().is_none_or(|first| {
+                        self.text.as_bytes().get(*start as usize) == Some(first)
+                    })
                     && part(&self.text, *span) == name
             }
             Name::Owned(own) => **own == *name,
@@ -624,6 +628,17 @@ mod tests {
                 .collect();
             assert_eq!(string_stop(&bytes), naive(&bytes), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn an_empty_name_is_a_name_like_any_other() {
+        // Found by the `template` fuzz target: a first-byte check skipped every empty name.
+        let claims = Claims::parse(r#"{"":"x","b":7}"#.to_owned()).unwrap();
+        assert_eq!(claims.get(""), Some(&Value::String("x".into())));
+        assert_eq!(claims.str(""), Some("x"));
+        assert_eq!(claims.get("b"), Some(&Value::from(7)));
+        let built = Claims::parse(r#"{"":"\u0078"}"#.to_owned()).unwrap();
+        assert_eq!(built.str(""), Some("x"));
     }
 
     #[test]
