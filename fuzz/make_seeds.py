@@ -138,6 +138,8 @@ def template():
         "slash": "GET/hello/{sub}\nsub=\"a/b\"\n",
         "connect": "$connect\n",
         "everything": "*\n",
+        # Found by this target: a claim whose name is empty.
+        "found-empty-name": "*/users/{a}/{b}.json\n=\"x\"\nb=7\n",
     }
     for name, text in cases.items():
         write("template", name, text)
@@ -165,6 +167,8 @@ def dpop_proof():
         "crit": (dict(header, crit=["x"]), claims),
         # Found by this target: a colon in a host without brackets.
         "found-host-colon": (header, dict(claims, htu="HTTPS://A:443xample.com:443/v1/hello/alice-1")),
+        # Found by this target: `typ` in another case (a media type: still `dpop+jwt`).
+        "found-typ-case": (dict(header, typ="dpOp+jwt"), claims),
     }
     for name, (h, c) in variants.items():
         write("dpop_proof", name, b"\x01" + (compact(h) + "\n" + compact(c)).encode())
