@@ -18,7 +18,7 @@ use crate::claims::{Claims, check_claims};
 use crate::clock::{Clock, Now};
 use crate::config::Config;
 use crate::error::TokenError;
-use crate::events::AuthRequest;
+use crate::events::{AuthRequest, Borrowed};
 use crate::issuers::{Issuer, Issuers, Registry};
 use crate::jwk::Algorithm;
 use crate::keys::{IssuerKeys, MAX_KID_LEN, Snapshot, Tier, TierDeps};
@@ -48,17 +48,12 @@ struct Header<'h> {
     #[serde(borrow)]
     alg: Cow<'h, str>,
     #[serde(borrow)]
-    kid: Option<Text<'h>>,
+    kid: Option<Borrowed<'h>>,
     #[serde(default, deserialize_with = "string_or_other")]
     typ: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
 }
-
-/// A string borrowed when it has no escapes (serde borrows a `Cow` field, not one
-/// inside an `Option`).
-#[derive(Deserialize)]
-struct Text<'h>(#[serde(borrow)] Cow<'h, str>);
 
 /// A decoded header up to this size is decoded on the stack (a token's is some 40 to
 /// 100 bytes; one that carries a certificate chain goes to the heap).

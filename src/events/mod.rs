@@ -178,13 +178,14 @@ struct Shape<'a> {
     request_context: Option<ShapeContext<'a>>,
 }
 
-/// A string borrowed from the event's text when it has no escapes (serde borrows a
+/// A string borrowed from the JSON text (an event, a token header) when it has no
+/// escapes (serde borrows a
 /// `Cow` field, not one inside an `Option`).
 #[derive(Deserialize)]
-struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+pub(crate) struct Borrowed<'a>(#[serde(borrow)] pub(crate) Cow<'a, str>);
 
 impl Borrowed<'_> {
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
