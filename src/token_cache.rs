@@ -35,24 +35,6 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// A verification to cache.
-    pub fn new(
-        claims: Claims,
-        exp: f64,
-        issuer: Weak<Issuer>,
-        keys: Option<Weak<Snapshot>>,
-    ) -> Self {
-        Self {
-            claims: Arc::new(claims),
-            exp,
-            issuer,
-            kid: None,
-            keys,
-        }
-    }
-}
-
-impl Verified {
     /// An estimate of the memory it holds as a cache entry, in bytes (estimated only when
     /// it is cached, not on every verification).
     pub fn bytes(&self) -> usize {
@@ -217,8 +199,18 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    fn cached(claims: Claims, exp: f64) -> Verified {
+        Verified {
+            claims: Arc::new(claims),
+            exp,
+            issuer: Weak::new(),
+            kid: None,
+            keys: None,
+        }
+    }
+
     fn verified(exp: f64) -> Verified {
-        Verified::new(Claims::from_json(Value::Null), exp, Weak::new(), None)
+        cached(Claims::from_json(Value::Null), exp)
     }
 
     const BIG: usize = usize::MAX;
@@ -302,7 +294,7 @@ mod tests {
         let big_claims = || {
             let groups: Vec<Value> = (0..1000).map(|i| Value::String(format!("g{i}"))).collect();
             let claims = Claims::from_json(serde_json::json!({"groups": groups}));
-            Verified::new(claims, 1000.0, Weak::new(), None)
+            cached(claims, 1000.0)
         };
         let one = big_claims().bytes();
         assert!(

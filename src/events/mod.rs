@@ -179,8 +179,7 @@ struct Shape<'a> {
 }
 
 /// A string borrowed from the JSON text (an event, a token header) when it has no
-/// escapes (serde borrows a
-/// `Cow` field, not one inside an `Option`).
+/// escapes (serde borrows a `Cow` field, not one inside an `Option`).
 #[derive(Deserialize)]
 pub(crate) struct Borrowed<'a>(#[serde(borrow)] pub(crate) Cow<'a, str>);
 
